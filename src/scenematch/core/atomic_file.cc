@@ -1,0 +1,74 @@
+#include "scenematch/core/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "scenematch/core/error.h"
+
+namespace sm {
+
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& writer) {
+  std::string tmp = cat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail(path, ": cannot open for writing (does the folder exist and is it writable?)");
+    writer(out);
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      fail(path, ": write failed (disk full?)");
+    }
+  }
+  int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, ": cannot rename temporary file into place");
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  write_file_atomic(path, [&](std::ostream& out) { out.write(bytes.data(), bytes.size()); });
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, ": cannot open (no such file?)");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t fnv1a64(const void* data, size_t size, uint64_t seed) {
+  auto* p = static_cast<const unsigned char*>(data);
+  uint64_t h = seed;
+  for (size_t i = 0; i < size; ++i) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string file_hash_hex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, ": cannot open (no such file?)");
+  std::vector<char> buf(1 << 20);
+  uint64_t h = 1469598103934665603ull;
+  while (in) {
+    in.read(buf.data(), buf.size());
+    h = fnv1a64(buf.data(), static_cast<size_t>(in.gcount()), h);
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+}  // namespace sm

@@ -1,0 +1,41 @@
+// Turns a split plus caption graphs into tensors. Features are read from the
+// memory-mapped file for just the rows in the batch.
+#pragma once
+#include <random>
+#include <vector>
+
+#include "scenematch/data/batch.h"
+#include "scenematch/data/caption_graph.h"
+#include "scenematch/data/dataset.h"
+#include "scenematch/data/vocab.h"
+
+namespace sm {
+
+// A caption with only its tokens (models that need no parse).
+CaptionGraph tokens_only(const std::string& caption);
+
+class Batcher {
+ public:
+  // graphs: one per caption of the split (tokens_only() or parsed).
+  Batcher(const Split& split, const Vocab& vocab, const std::vector<CaptionGraph>& graphs, DataNeeds needs);
+
+  ImageBatch images(const std::vector<int64_t>& image_ids) const;
+  CaptionBatch captions(const std::vector<int64_t>& caption_ids) const;
+  // Free-standing captions (probes, queries); ids are echoed into the batch.
+  CaptionBatch captions_from(const std::vector<const CaptionGraph*>& graphs, const std::vector<int64_t>& ids) const;
+
+  // One training epoch: every caption once, shuffled, cut into batches of
+  // caption ids (the image of caption c is split.image_of_caption(c)).
+  std::vector<std::vector<int64_t>> epoch(int64_t batch_size, std::mt19937_64& rng) const;
+
+  const Split& split() const { return split_; }
+  const Vocab& vocab() const { return vocab_; }
+
+ private:
+  const Split& split_;
+  const Vocab& vocab_;
+  const std::vector<CaptionGraph>& graphs_;
+  DataNeeds needs_;
+};
+
+}  // namespace sm

@@ -1,0 +1,65 @@
+// One split of a dataset folder in the layout of docs/DATA_FORMAT.md (the
+// field's "precomp" layout plus optional graph files).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenematch/data/npy.h"
+
+namespace sm {
+
+struct VsgObject {
+  int64_t region = 0;
+  std::string label;
+};
+struct VsgRelation {
+  int64_t subject = 0, object = 0;  // region indices
+  std::string predicate;
+};
+struct SceneGraph {
+  std::vector<VsgObject> objects;
+  std::vector<VsgRelation> relations;
+};
+
+struct Probe {
+  int64_t image = 0;
+  std::string positive;
+  std::vector<std::string> negatives;
+  std::string kind;
+};
+
+struct LoadOptions {
+  bool boxes = false;         // require S_ims_bbx.npy and S_ims_size.npy
+  bool scene_graphs = false;  // require S_vsg.jsonl (S_vsg_rel.npy is read when present)
+  bool probes = false;        // require S_probes.jsonl
+};
+
+struct Split {
+  std::string dir, name;
+  NpyArray images;                            // (N, R, F)
+  std::optional<NpyArray> boxes;              // (N, R, 4) pixels
+  std::optional<NpyArray> sizes;              // (N, 2) width, height
+  std::optional<NpyArray> relation_features;  // (N, P, F)
+  std::vector<std::string> captions;
+  int64_t captions_per_image = 5;             // 5 or 1, from the counts
+  std::vector<SceneGraph> scene_graphs;       // empty when not loaded
+  std::vector<Probe> probes;                  // empty when not loaded
+
+  int64_t num_images() const { return images.rows(); }
+  int64_t num_captions() const { return static_cast<int64_t>(captions.size()); }
+  int64_t image_of_caption(int64_t caption) const { return caption / captions_per_image; }
+  std::string file(const std::string& suffix) const { return dir + "/" + name + "_" + suffix; }
+};
+
+// Loads and validates a split: counts across files, NaN/Inf features, boxes
+// outside the image, relations naming regions out of range, empty captions.
+// Every error names the file and the line or index.
+Split load_split(const std::string& dir, const std::string& split, const LoadOptions& options = {});
+
+std::vector<std::string> read_caption_lines(const std::string& path);  // errors name file:line
+std::vector<SceneGraph> read_scene_graphs(const std::string& path);
+std::vector<Probe> read_probes(const std::string& path);
+
+}  // namespace sm

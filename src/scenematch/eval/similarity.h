@@ -1,0 +1,30 @@
+// Full similarity matrices: every image and caption encoded once, then scored
+// block by block in inference mode (no autograd graph), streamed into the
+// result. Shared by eval, probe, validation during training and search.
+#pragma once
+#include <torch/types.h>
+#include <vector>
+
+#include "scenematch/data/batcher.h"
+#include "scenematch/models/matcher.h"
+
+namespace sm {
+
+struct SimilarityOptions {
+  int64_t encode_batch = 128;   // items per encoder call
+  int64_t image_block = 128;    // images per score() call
+  int64_t caption_block = 640;  // captions per score() call
+  bool progress = true;
+};
+
+Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>& image_ids,
+                       const SimilarityOptions& o = {});
+Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
+                         const SimilarityOptions& o = {});
+// (Ni, Nc) float32 on the CPU.
+torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encoding& captions,
+                                const SimilarityOptions& o = {});
+// All images x all captions of the batcher's split.
+torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o = {});
+
+}  // namespace sm

@@ -1,0 +1,20 @@
+#include "scenematch/models/losses.h"
+
+#include <torch/torch.h>
+
+namespace sm {
+
+torch::Tensor triplet_loss(const torch::Tensor& scores, double margin, bool max_violation) {
+  TORCH_CHECK(scores.dim() == 2 && scores.size(0) == scores.size(1), "triplet_loss: scores must be square");
+  torch::Tensor positive = scores.diag().view({-1, 1});
+  // cost_c[i, j]: caption j as a negative for image i; cost_i[i, j]: image i as a negative for caption j.
+  torch::Tensor cost_c = (margin + scores - positive).clamp_min(0);
+  torch::Tensor cost_i = (margin + scores - positive.t()).clamp_min(0);
+  torch::Tensor eye = torch::eye(scores.size(0), scores.options().dtype(torch::kBool));
+  cost_c = cost_c.masked_fill(eye, 0);
+  cost_i = cost_i.masked_fill(eye, 0);
+  if (max_violation) return std::get<0>(cost_c.max(1)).sum() + std::get<0>(cost_i.max(0)).sum();
+  return cost_c.sum() + cost_i.sum();
+}
+
+}  // namespace sm

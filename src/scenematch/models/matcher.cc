@@ -1,0 +1,82 @@
+#include "scenematch/models/matcher.h"
+
+#include <torch/torch.h>
+
+#include "scenematch/models/losses.h"
+
+namespace sm {
+namespace {
+std::map<std::string, MatcherInfo>& registry() {
+  static std::map<std::string, MatcherInfo> r;
+  return r;
+}
+}  // namespace
+
+LossOutput Matcher::loss(const ImageBatch& images, const CaptionBatch& captions) {
+  torch::Tensor scores = score(encode_images(images), encode_captions(captions));
+  LossOutput out;
+  out.total = triplet_loss(scores, cfg_get<double>(config_, "margin", 0.2),
+                           cfg_get<bool>(config_, "max_violation", true));
+  out.terms["triplet"] = out.total.item<double>();
+  return out;
+}
+
+torch::Tensor Matcher::global_embedding(const Encoding&, bool) const {
+  fail("model '", name(), "' has no global embedding");
+}
+
+torch::Device Matcher::device() const {
+  auto params = parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+bool register_matcher(MatcherInfo info) {
+  auto name = info.name;
+  registry()[name] = std::move(info);
+  return true;
+}
+
+const MatcherInfo& matcher_info(const std::string& name) {
+  auto it = registry().find(name);
+  if (it == registry().end()) {
+    std::string known;
+    for (const auto& n : matcher_names()) known += (known.empty() ? "" : ", ") + n;
+    fail("unknown model '", name, "'; known models: ", known);
+  }
+  return it->second;
+}
+
+std::vector<std::string> matcher_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, _] : registry()) names.push_back(n);
+  return names;
+}
+
+Config matcher_preset(const std::string& name, const std::string& preset) {
+  Config cfg = matcher_info(name).preset(preset);
+  cfg["model"] = name;
+  cfg["preset"] = preset;
+  return cfg;
+}
+
+MatcherPtr make_matcher(const std::string& name, const Config& config, const Vocab& vocab) {
+  return matcher_info(name).make(config, vocab);
+}
+
+Config base_preset(const std::string& preset) {
+  if (preset == "paper") {
+    // VSE++ / SCAN schedule on Flickr30K: 30 epochs, lr 2e-4 divided by 10 at epoch 15.
+    return {{"epochs", 30},     {"batch_size", 128}, {"lr", 2e-4},        {"lr_update", 15},
+            {"lr_decay", 0.1},  {"grad_clip", 2.0},  {"margin", 0.2},     {"max_violation", true},
+            {"embed_size", 1024}, {"word_dim", 300}, {"vocab_min_count", 4}, {"workers", 0}};
+  }
+  if (preset == "cpu") {
+    // Small sizes that train on the small synthetic world in minutes on 2 cores.
+    return {{"epochs", 12},     {"batch_size", 128}, {"lr", 5e-4},        {"lr_update", 8},
+            {"lr_decay", 0.1},  {"grad_clip", 2.0},  {"margin", 0.2},     {"max_violation", true},
+            {"embed_size", 256}, {"word_dim", 128},  {"vocab_min_count", 1}, {"workers", 0}};
+  }
+  fail("unknown preset '", preset, "'; known presets: paper, cpu");
+}
+
+}  // namespace sm

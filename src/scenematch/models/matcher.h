@@ -1,0 +1,80 @@
+// The interface every image-text matching model implements, and the registry
+// that builds one from a name and a config (like OpenCLIP's factory).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <torch/nn/module.h>
+#include <vector>
+
+#include "scenematch/core/config.h"
+#include "scenematch/data/batch.h"
+#include "scenematch/data/vocab.h"
+#include "scenematch/models/encoding.h"
+
+namespace sm {
+
+struct LossOutput {
+  torch::Tensor total;                   // scalar to backpropagate
+  std::map<std::string, double> terms;   // each term's value, for logs
+};
+
+class Matcher : public torch::nn::Module {
+ public:
+  explicit Matcher(Config config) : config_(std::move(config)) {}
+  virtual ~Matcher() = default;
+
+  virtual std::string name() const = 0;
+  virtual DataNeeds needs() const { return {}; }
+
+  // Encoders run once per image and once per caption (batches are on any
+  // device; implementations move them to device()).
+  virtual Encoding encode_images(const ImageBatch& batch) = 0;
+  virtual Encoding encode_captions(const CaptionBatch& batch) = 0;
+  // (Ni, Nc) similarity of every image with every caption of two encodings.
+  virtual torch::Tensor score(const Encoding& images, const Encoding& captions) = 0;
+
+  // Loss for a batch of matched pairs (image b with caption b). The default is
+  // the hardest-negative triplet loss on score(encode(images), encode(captions)).
+  virtual LossOutput loss(const ImageBatch& images, const CaptionBatch& captions);
+
+  // True when score() is the dot product of global_embedding()s, so an exact
+  // vector index answers retrieval by itself.
+  virtual bool embedding_scores() const { return false; }
+  // (N, d) L2-normalised global vectors for a first-stage index. For models
+  // whose score is not a dot product this is a documented proxy.
+  virtual torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const;
+
+  // Called by the trainer before every step and every epoch (warm-ups, phases).
+  virtual void on_step(int64_t global_step, int epoch) {}
+
+  const Config& config() const { return config_; }
+  torch::Device device() const;
+
+ protected:
+  Config config_;
+};
+
+using MatcherPtr = std::shared_ptr<Matcher>;
+
+struct MatcherInfo {
+  std::string name, description;
+  // Config for a preset name ("paper", "cpu", ...); fail() on an unknown one.
+  std::function<Config(const std::string& preset)> preset;
+  std::function<MatcherPtr(const Config& config, const Vocab& vocab)> make;
+};
+
+// Called from a static initialiser in each model's .cc file.
+bool register_matcher(MatcherInfo info);
+const MatcherInfo& matcher_info(const std::string& name);  // error lists known names
+std::vector<std::string> matcher_names();
+Config matcher_preset(const std::string& name, const std::string& preset);
+MatcherPtr make_matcher(const std::string& name, const Config& config, const Vocab& vocab);
+
+// Training keys every preset carries (the trainer reads these), for "paper"
+// (VSE++/SCAN-style schedule) and "cpu" (small, minutes on 2 cores). Models
+// start from these and override.
+Config base_preset(const std::string& preset);
+
+}  // namespace sm
