@@ -11,9 +11,6 @@
 
 namespace sm {
 
-// A caption with only its tokens (models that need no parse).
-CaptionGraph tokens_only(const std::string& caption);
-
 class Batcher {
  public:
   // graphs: one per caption of the split (tokens_only() or parsed).

@@ -55,4 +55,14 @@ std::vector<std::string> tokenize(const std::string& caption) {
   return out;
 }
 
+
+
+CaptionGraph tokens_only(const std::string& caption) {
+  CaptionGraph g;
+  g.tokens = tokenize(caption);
+  g.pos.assign(g.tokens.size(), Pos::X);
+  g.quality = "tokens";
+  return g;
+}
+
 }  // namespace sm

@@ -5,8 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "scenematch/data/caption_graph.h"
+
 namespace sm {
 
 std::vector<std::string> tokenize(const std::string& caption);
+
+// A caption with only its tokens (for models that need no parse).
+CaptionGraph tokens_only(const std::string& caption);
 
 }  // namespace sm
