@@ -1,0 +1,15 @@
+// The per-epoch training log: one JSON object per line in RUN_DIR/log.jsonl.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "scenematch/core/config.h"
+
+namespace sm {
+
+// Rewrites the whole log atomically: after a resume the file always equals the
+// records the checkpoint carries, with no half line from an interrupted run.
+void write_log_jsonl(const std::string& path, const std::vector<Json>& records);
+std::vector<Json> read_log_jsonl(const std::string& path);  // errors name file:line
+
+}  // namespace sm

@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "scenematch/models/losses.h"
+#include "scenematch/models/matcher.h"
+
+using namespace sm;
+
+namespace {
+
+constexpr int64_t kFeatures = 10, kEmbed = 16, kRegions = 5, kWords = 7;
+
+Vocab small_vocab() {
+  std::vector<std::string> words;
+  for (int i = 0; i < 20; ++i) words.push_back("w" + std::to_string(i));
+  return Vocab::build({words}, 1);
+}
+
+Config small_config(const std::string& text_pool = "final") {
+  Config cfg = matcher_preset("vsepp", "cpu");
+  cfg["embed_size"] = kEmbed;
+  cfg["word_dim"] = 8;
+  cfg["feature_dim"] = kFeatures;
+  cfg["text_pool"] = text_pool;
+  return cfg;
+}
+
+ImageBatch random_images(int64_t n) {
+  ImageBatch b;
+  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
+  b.features = torch::randn({n, kRegions, kFeatures});
+  b.region_mask = torch::ones({n, kRegions}, torch::kBool);
+  return b;
+}
+
+CaptionBatch random_captions(int64_t n, int64_t vocab_size) {
+  CaptionBatch b;
+  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
+  b.tokens = torch::randint(2, vocab_size, {n, kWords}, torch::kInt64);
+  b.lengths = torch::full({n}, kWords, torch::kInt64);
+  return b;
+}
+
+}  // namespace
+
+TEST(VsePP, RegisteredWithThePapersPreset) {
+  Config paper = matcher_preset("vsepp", "paper");
+  EXPECT_EQ(paper["embed_size"], 1024);
+  EXPECT_EQ(paper["word_dim"], 300);
+  EXPECT_EQ(paper["batch_size"], 128);
+  EXPECT_DOUBLE_EQ(paper["lr"].get<double>(), 2e-4);
+  EXPECT_EQ(paper["epochs"], 30);
+  EXPECT_EQ(paper["lr_update"], 15);
+  EXPECT_EQ(paper["text_pool"], "final");
+  EXPECT_THROW(matcher_preset("vsepp", "huge"), Error);
+  Config bad = small_config("max");
+  EXPECT_THROW(make_matcher("vsepp", bad, small_vocab()), Error);
+}
+
+TEST(VsePP, ShapesNormsAndDotProductScores) {
+  torch::manual_seed(1);
+  Vocab vocab = small_vocab();
+  MatcherPtr m = make_matcher("vsepp", small_config(), vocab);
+  EXPECT_EQ(m->name(), "vsepp");
+  EXPECT_TRUE(m->embedding_scores());
+  Encoding imgs = m->encode_images(random_images(3));
+  Encoding caps = m->encode_captions(random_captions(4, vocab.size()));
+  ASSERT_EQ(imgs.at("emb").sizes(), torch::IntArrayRef({3, kEmbed}));
+  ASSERT_EQ(caps.at("emb").sizes(), torch::IntArrayRef({4, kEmbed}));
+  EXPECT_TRUE(torch::allclose(imgs.at("emb").norm(2, 1), torch::ones({3}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(caps.at("emb").norm(2, 1), torch::ones({4}), 1e-5, 1e-5));
+  torch::Tensor s = m->score(imgs, caps);
+  ASSERT_EQ(s.sizes(), torch::IntArrayRef({3, 4}));
+  torch::Tensor dot = m->global_embedding(imgs, true).matmul(m->global_embedding(caps, false).t());
+  EXPECT_TRUE(torch::allclose(s, dot, 1e-6, 1e-6));
+  EXPECT_TRUE((s.abs() <= 1 + 1e-5).all().item<bool>());
+}
+
+TEST(VsePP, GradientsReachEveryParameter) {
+  torch::manual_seed(2);
+  Vocab vocab = small_vocab();
+  for (const char* pool : {"final", "mean"}) {
+    MatcherPtr m = make_matcher("vsepp", small_config(pool), vocab);
+    LossOutput out = m->loss(random_images(6), random_captions(6, vocab.size()));
+    ASSERT_GT(out.total.item<double>(), 0);
+    ASSERT_EQ(out.terms.count("triplet"), 1u);
+    out.total.backward();
+    for (const auto& p : m->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << pool << " " << p.key();
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << pool << " " << p.key();
+    }
+  }
+}
+
+TEST(VsePP, PaddingWordsAndAbsentRegionsAreIgnored) {
+  torch::manual_seed(3);
+  Vocab vocab = small_vocab();
+  for (const char* pool : {"final", "mean"}) {
+    MatcherPtr m = make_matcher("vsepp", small_config(pool), vocab);
+    torch::NoGradGuard no_grad;
+    ImageBatch imgs = random_images(2);
+    imgs.region_mask[0][3] = false;
+    imgs.region_mask[0][4] = false;
+    ImageBatch changed = imgs;
+    changed.features = imgs.features.clone();
+    changed.features[0][3] += 100;
+    changed.features[0][4] -= 50;
+    auto a = m->encode_images(imgs).at("emb"), b = m->encode_images(changed).at("emb");
+    EXPECT_TRUE(torch::allclose(a, b, 1e-6, 1e-6)) << pool;
+    changed.features[0][2] += 1;  // a present region does matter
+    EXPECT_FALSE(torch::allclose(a, m->encode_images(changed).at("emb"), 1e-6, 1e-6)) << pool;
+
+    CaptionBatch caps = random_captions(2, vocab.size());
+    caps.lengths[1] = 3;
+    CaptionBatch padded = caps;
+    padded.tokens = caps.tokens.clone();
+    padded.tokens[1].slice(0, 3) = 5;
+    auto c = m->encode_captions(caps).at("emb"), d = m->encode_captions(padded).at("emb");
+    EXPECT_TRUE(torch::allclose(c, d, 1e-6, 1e-6)) << pool;
+    padded.tokens[1][2] = 6;  // the last real word does matter
+    EXPECT_FALSE(torch::allclose(c, m->encode_captions(padded).at("emb"), 1e-6, 1e-6)) << pool;
+  }
+}
+
+TEST(VsePP, ShortTrainingLowersTheLoss) {
+  torch::manual_seed(4);
+  Vocab vocab = small_vocab();
+  MatcherPtr m = make_matcher("vsepp", small_config(), vocab);
+  ImageBatch imgs = random_images(16);
+  CaptionBatch caps = random_captions(16, vocab.size());
+  torch::optim::Adam adam(m->parameters(), torch::optim::AdamOptions(5e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 60; ++step) {
+    LossOutput out = m->loss(imgs, caps);
+    if (step == 0) first = out.total.item<double>();
+    last = out.total.item<double>();
+    adam.zero_grad();
+    out.total.backward();
+    adam.step();
+  }
+  EXPECT_LT(last, 0.25 * first) << "first " << first << " last " << last;
+}
