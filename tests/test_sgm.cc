@@ -1,0 +1,279 @@
+// SGM: shapes, gradients, batched score == per-pair equations, masks, the
+// object-level fallback for empty scene graphs and triplet-less captions, and a
+// short training run.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "scenematch/models/matcher.h"
+#include "scenematch/models/sgm.h"
+
+using namespace sm;
+
+namespace {
+
+constexpr int64_t kVocabSize = 40, kFeat = 16, kRegions = 5, kObjects = 3, kRelations = 3, kLabelWords = 2;
+constexpr int64_t kTriplets = 2, kPathWords = 4;
+
+Vocab test_vocab() {
+  std::vector<std::string> words;
+  for (int64_t i = 2; i < kVocabSize; ++i) words.push_back("w" + std::to_string(i));
+  return Vocab::build({words}, 1);
+}
+
+Config test_config() {
+  Config c = matcher_preset("sgm", "cpu");
+  c["embed_size"] = 32;
+  c["word_dim"] = 16;
+  c["feature_dim"] = kFeat;
+  return c;
+}
+
+MatcherPtr make_model(uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  static const Vocab vocab = test_vocab();
+  return make_matcher("sgm", test_config(), vocab);
+}
+
+torch::Tensor word_ids(std::vector<int64_t> shape) { return torch::randint(2, kVocabSize, shape, torch::kInt64); }
+
+// Images 0..B-1 with varied scene graphs: image 0 has a masked object, image 1 a masked region, image 2 a
+// masked relation, and the last image (when B >= 4) an empty scene graph. Relations and objects only use
+// regions 0..3, so region 4 may be masked.
+ImageBatch make_images(int64_t B, uint64_t seed) {
+  torch::manual_seed(seed);
+  ImageBatch b;
+  for (int64_t i = 0; i < B; ++i) b.ids.push_back(i);
+  b.features = torch::randn({B, kRegions, kFeat});
+  b.region_mask = torch::ones({B, kRegions}, torch::kBool);
+  b.obj_region = torch::randint(0, kRegions - 1, {B, kObjects}, torch::kInt64);
+  b.obj_label = word_ids({B, kObjects, kLabelWords});
+  b.obj_label.select(2, 1).masked_fill_(torch::rand({B, kObjects}) < 0.5, 0);  // some one-word labels
+  b.obj_mask = torch::ones({B, kObjects}, torch::kBool);
+  b.rel_subject = torch::randint(0, kRegions - 1, {B, kRelations}, torch::kInt64);
+  b.rel_object = torch::randint(0, kRegions - 1, {B, kRelations}, torch::kInt64);
+  b.rel_predicate = word_ids({B, kRelations, kLabelWords});
+  b.rel_feature = torch::randn({B, kRelations, kFeat});
+  b.rel_mask = torch::ones({B, kRelations}, torch::kBool);
+  if (B > 0) b.obj_mask[0][2] = false;
+  if (B > 1) b.region_mask[1][kRegions - 1] = false;
+  if (B > 2) b.rel_mask[2][2] = false;
+  if (B >= 4) {
+    b.obj_mask[B - 1].fill_(false);
+    b.rel_mask[B - 1].fill_(false);
+  }
+  b.rel_feature.masked_fill_(~b.rel_mask.unsqueeze(-1), 0);
+  return b;
+}
+
+// Captions with varied lengths: caption 0 has one triplet, caption 1 none, the rest two.
+CaptionBatch make_captions(int64_t B, int64_t L, uint64_t seed) {
+  torch::manual_seed(seed);
+  CaptionBatch b;
+  for (int64_t i = 0; i < B; ++i) b.ids.push_back(i);
+  b.lengths = torch::randint(3, L + 1, {B}, torch::kInt64);
+  b.lengths[0] = L;
+  b.tokens = word_ids({B, L});
+  b.tokens.masked_fill_(~b.word_mask(), 0);
+  b.triplet_lengths = torch::randint(3, kPathWords + 1, {B, kTriplets}, torch::kInt64);
+  if (B > 0) b.triplet_lengths[0][1] = 0;
+  if (B > 1) b.triplet_lengths[1].fill_(0);
+  b.triplet_mask = b.triplet_lengths > 0;
+  auto in_path = torch::arange(kPathWords).view({1, 1, -1}) < b.triplet_lengths.unsqueeze(-1);
+  b.triplets = word_ids({B, kTriplets, kPathWords}).masked_fill(~in_path, 0);
+  return b;
+}
+
+torch::Tensor score_of(Matcher& m, const ImageBatch& images, const CaptionBatch& captions) {
+  torch::NoGradGuard no_grad;
+  return m.score(m.encode_images(images), m.encode_captions(captions));
+}
+
+}  // namespace
+
+TEST(Sgm, RegistryPresetsAndNeeds) {
+  Config paper = matcher_preset("sgm", "paper");
+  EXPECT_EQ(paper["embed_size"], 1024);
+  EXPECT_EQ(paper["word_dim"], 300);
+  EXPECT_EQ(paper["batch_size"], 200);
+  EXPECT_DOUBLE_EQ(paper["margin"].get<double>(), 0.2);
+  EXPECT_TRUE(paper["max_violation"].get<bool>());
+  EXPECT_LT(matcher_preset("sgm", "cpu")["embed_size"].get<int64_t>(), 1024);
+  EXPECT_THROW(matcher_preset("sgm", "huge"), Error);
+  auto m = make_model();
+  EXPECT_TRUE(m->needs().parses);
+  EXPECT_TRUE(m->needs().scene_graphs);
+  EXPECT_FALSE(m->needs().boxes);
+}
+
+TEST(Sgm, Shapes) {
+  auto m = make_model();
+  torch::NoGradGuard no_grad;
+  Encoding img = m->encode_images(make_images(3, 1));
+  Encoding cap = m->encode_captions(make_captions(5, 7, 2));
+  EXPECT_EQ(img.at("objects").sizes(), (std::vector<int64_t>{3, kRegions, 32}));
+  EXPECT_EQ(img.at("relations").sizes(), (std::vector<int64_t>{3, kRelations, 32}));
+  EXPECT_EQ(cap.at("words").sizes(), (std::vector<int64_t>{5, 7, 32}));
+  EXPECT_EQ(cap.at("paths").sizes(), (std::vector<int64_t>{5, kTriplets, 32}));
+  EXPECT_EQ(m->score(img, cap).sizes(), (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(m->global_embedding(img, true).sizes(), (std::vector<int64_t>{3, 32}));
+  EXPECT_EQ(m->global_embedding(cap, false).sizes(), (std::vector<int64_t>{5, 32}));
+}
+
+TEST(Sgm, GradientsReachEveryParameter) {
+  auto m = make_model();
+  LossOutput out = m->loss(make_images(6, 3), make_captions(6, 8, 4));
+  ASSERT_TRUE(out.terms.count("triplet"));
+  ASSERT_GT(out.total.item<double>(), 0);
+  out.total.backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+  }
+}
+
+TEST(Sgm, BatchedScoreEqualsPerPairEquations) {
+  auto m = make_model();
+  torch::NoGradGuard no_grad;
+  Encoding img = m->encode_images(make_images(5, 5));
+  // Two caption batches of different lengths, concatenated: padding added by Encoding::cat must not matter.
+  Encoding cap =
+      Encoding::cat({m->encode_captions(make_captions(4, 9, 6)), m->encode_captions(make_captions(3, 5, 7))});
+  torch::Tensor s = m->score(img, cap);
+  int used = 0, dropped = 0;
+  for (int64_t i = 0; i < img.size(); ++i)
+    for (int64_t c = 0; c < cap.size(); ++c) {
+      SgmPairScore ref = sgm_reference_score(img, i, cap, c);
+      EXPECT_NEAR(s[i][c].item<double>(), ref.total, 1e-5) << "image " << i << " caption " << c;
+      (ref.relation_used ? used : dropped)++;
+    }
+  EXPECT_GT(used, 0);
+  EXPECT_GT(dropped, 0);
+  // Blocks of a larger matrix give the same numbers as the whole.
+  EXPECT_TRUE(torch::allclose(m->score(img.slice(1, 4), cap.slice(2, 6)), s.slice(0, 1, 4).slice(1, 2, 6), 1e-6, 1e-6));
+}
+
+TEST(Sgm, PaddingAndMaskedEntriesAreIgnored) {
+  auto m = make_model();
+  ImageBatch images = make_images(4, 8);
+  CaptionBatch captions = make_captions(4, 8, 9);
+  torch::Tensor base = score_of(*m, images, captions);
+
+  CaptionBatch c2 = captions;
+  c2.tokens = captions.tokens.clone().masked_fill_(~captions.word_mask(), 5);  // padded token ids
+  auto in_path = torch::arange(kPathWords).view({1, 1, -1}) < captions.triplet_lengths.unsqueeze(-1);
+  c2.triplets = captions.triplets.clone().masked_fill_(~in_path, 6);  // padded triplet words, absent triplets
+  EXPECT_TRUE(torch::allclose(score_of(*m, images, c2), base, 1e-6, 1e-6));
+
+  ImageBatch i2 = images;
+  i2.features = images.features.clone();
+  i2.features.masked_fill_(~images.region_mask.unsqueeze(-1), 9.0);  // masked region features
+  i2.obj_label = images.obj_label.clone().masked_fill_(~images.obj_mask.unsqueeze(-1), 7);
+  i2.obj_region = images.obj_region.clone().masked_fill_(~images.obj_mask, kRegions - 1);
+  i2.rel_predicate = images.rel_predicate.clone().masked_fill_(~images.rel_mask.unsqueeze(-1), 8);
+  i2.rel_feature = images.rel_feature.clone().masked_fill_(~images.rel_mask.unsqueeze(-1), 3.0);
+  i2.rel_subject = images.rel_subject.clone().masked_fill_(~images.rel_mask, kRegions - 1);
+  EXPECT_TRUE(torch::allclose(score_of(*m, i2, captions), base, 1e-6, 1e-6));
+
+  // Sanity: the same edits on present entries do change scores.
+  ImageBatch i3 = images;
+  i3.obj_label = images.obj_label.clone().fill_(7);
+  EXPECT_FALSE(torch::allclose(score_of(*m, i3, captions), base, 1e-4, 1e-4));
+}
+
+TEST(Sgm, EmptySceneGraphFallsBackToObjectLevel) {
+  auto m = make_model();
+  ImageBatch images = make_images(4, 10);  // image 3: no objects, no relations
+  CaptionBatch captions = make_captions(5, 7, 11);
+  torch::NoGradGuard no_grad;
+  Encoding img = m->encode_images(images), cap = m->encode_captions(captions);
+  torch::Tensor s = m->score(img, cap);
+  ASSERT_TRUE(torch::isfinite(s).all().item<bool>());
+  for (int64_t c = 0; c < cap.size(); ++c) {
+    SgmPairScore ref = sgm_reference_score(img, 3, cap, c);
+    EXPECT_FALSE(ref.relation_used);
+    EXPECT_NEAR(s[3][c].item<double>(), ref.object, 1e-5);
+  }
+  // Other captions' triplets now say something else: only images with relations see it.
+  CaptionBatch other = captions;
+  other.triplets = captions.triplets.clone().masked_fill_(captions.triplets > 0, 9);
+  torch::Tensor s2 = score_of(*m, images, other);
+  EXPECT_TRUE(torch::allclose(s2[3], s[3], 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(s2.slice(0, 0, 3), s.slice(0, 0, 3), 1e-4, 1e-4));
+
+  // A split without any scene graph tensors scores like an all-empty scene graph.
+  ImageBatch bare = images, empty = images;
+  for (torch::Tensor* t : {&bare.obj_region, &bare.obj_label, &bare.obj_mask, &bare.rel_subject, &bare.rel_object,
+                           &bare.rel_predicate, &bare.rel_feature, &bare.rel_mask})
+    *t = torch::Tensor();
+  empty.obj_mask = torch::zeros_like(images.obj_mask);
+  empty.rel_mask = torch::zeros_like(images.rel_mask);
+  EXPECT_TRUE(torch::allclose(score_of(*m, bare, captions), score_of(*m, empty, captions), 1e-6, 1e-6));
+
+  // Without union-box features, relations are built from their regions and still score.
+  ImageBatch no_union = images;
+  no_union.rel_feature = torch::Tensor();
+  torch::Tensor s3 = score_of(*m, no_union, captions);
+  EXPECT_TRUE(torch::isfinite(s3).all().item<bool>());
+  EXPECT_FALSE(torch::allclose(s3.slice(0, 0, 3), s.slice(0, 0, 3), 1e-4, 1e-4));
+}
+
+TEST(Sgm, CaptionWithoutTripletIsScoredAtObjectLevel) {
+  auto m = make_model();
+  ImageBatch images = make_images(4, 12);
+  CaptionBatch captions = make_captions(4, 6, 13);  // caption 1 has no triplet
+  torch::NoGradGuard no_grad;
+  Encoding img = m->encode_images(images), cap = m->encode_captions(captions);
+  torch::Tensor s = m->score(img, cap);
+  for (int64_t i = 0; i < img.size(); ++i) {
+    SgmPairScore ref = sgm_reference_score(img, i, cap, 1);
+    EXPECT_FALSE(ref.relation_used);
+    EXPECT_NEAR(s[i][1].item<double>(), ref.object, 1e-5);
+  }
+  // Changing every visual relation moves the captions with triplets and leaves caption 1 alone.
+  ImageBatch changed = images;
+  changed.rel_predicate = images.rel_predicate.flip(1);
+  changed.rel_feature = torch::randn_like(images.rel_feature).masked_fill_(~images.rel_mask.unsqueeze(-1), 0);
+  torch::Tensor s2 = score_of(*m, changed, captions);
+  EXPECT_TRUE(torch::allclose(s2.select(1, 1), s.select(1, 1), 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(s2.select(1, 0), s.select(1, 0), 1e-4, 1e-4));
+}
+
+TEST(Sgm, RelationScoresAreDirectional) {
+  auto m = make_model();
+  ImageBatch images = make_images(3, 14);
+  images.rel_subject = torch::tensor({{0, 1, 2}, {1, 2, 3}, {3, 0, 1}}, torch::kInt64);
+  images.rel_object = torch::tensor({{1, 2, 3}, {0, 3, 2}, {2, 1, 0}}, torch::kInt64);
+  CaptionBatch captions = make_captions(3, 6, 15);
+  torch::Tensor base = score_of(*m, images, captions);
+  // "a horse riding a man" is not "a man riding a horse", on either side.
+  ImageBatch swapped = images;
+  std::swap(swapped.rel_subject, swapped.rel_object);
+  EXPECT_FALSE(torch::allclose(score_of(*m, swapped, captions).select(1, 0), base.select(1, 0), 1e-4, 1e-4));
+  CaptionBatch forward = captions, reversed = captions;
+  forward.triplets = captions.triplets.clone();
+  reversed.triplets = captions.triplets.clone();
+  forward.triplets[0][0] = torch::tensor({10, 11, 12, 0}, torch::kInt64);
+  reversed.triplets[0][0] = torch::tensor({12, 11, 10, 0}, torch::kInt64);
+  forward.triplet_lengths = captions.triplet_lengths.clone();
+  forward.triplet_lengths[0][0] = 3;
+  reversed.triplet_lengths = forward.triplet_lengths;
+  EXPECT_FALSE(torch::allclose(score_of(*m, images, reversed).select(1, 0), score_of(*m, images, forward).select(1, 0),
+                               1e-4, 1e-4));
+}
+
+TEST(Sgm, ShortTrainingLowersLoss) {
+  auto m = make_model(21);
+  ImageBatch images = make_images(8, 16);
+  CaptionBatch captions = make_captions(8, 8, 17);
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(2e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 30; ++step) {
+    opt.zero_grad();
+    LossOutput out = m->loss(images, captions);
+    out.total.backward();
+    opt.step();
+    (step == 0 ? first : last) = out.total.item<double>();
+  }
+  EXPECT_LT(last, 0.5 * first);
+}
