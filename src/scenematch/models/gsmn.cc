@@ -1,0 +1,432 @@
+// GSMN: Graph Structured Matching Network (Liu et al., CVPR 2020). Spec:
+// Part A of the GSMN/SGM engineering spec; decisions on its ambiguities are in
+// docs/models/gsmn.md (the "A.11-n" tags below refer to that table).
+//
+// score() never loops over pairs. For a chunk of Bc captions x Bi images it
+// computes the block-wise word-region products P[b] = U_b V_b^T (one batched
+// GEMM over the t blocks: (Bc*L, d/t) x (d/t, Bi*R)); their sum over blocks is
+// the word-region similarity S that both attention directions share. The block
+// cosines need u_b . c_b and |c_b| of the attended vectors c = A V; both come
+// without forming c:  u_wb . c_wb = sum_r A[w,r] P_b[w,r]  and
+// |c_wb|^2 = A_w G_b A_w^T with the per-image Gram matrices G_b = V_b V_b^T
+// (and the per-caption H_b = U_b U_b^T for the other direction). That costs
+// about half the FLOPs of forming c, and memory per pair is independent of d.
+#include "scenematch/models/gsmn.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "scenematch/models/layers.h"
+
+namespace sm {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kCosEps = 1e-8;        // torch.cosine_similarity's eps, as the released code uses
+constexpr float kMaskedLogit = -1e30f;  // finite, so a fully masked row never gives NaN
+
+// sm::l2norm, but with a finite gradient at all-zero vectors (padded words,
+// absent regions), where d sqrt(x)/dx at 0 would turn the backward pass to NaN.
+torch::Tensor l2norm_padded(const torch::Tensor& x, int64_t dim) {
+  return x / (x.pow(2).sum(dim, /*keepdim=*/true).clamp_min(1e-30).sqrt() + 1e-8);
+}
+
+// weight_norm(Linear) as in the released score head: w = g * v / |v| per output unit.
+struct WeightNormLinearImpl : torch::nn::Module {
+  WeightNormLinearImpl(int64_t in, int64_t out) {
+    torch::nn::Linear init(in, out);  // PyTorch's default Linear init for v and the bias
+    v = register_parameter("v", init->weight.detach().clone());
+    g = register_parameter("g", init->weight.detach().pow(2).sum(1).sqrt());
+    bias = register_parameter("bias", init->bias.detach().clone());
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto w = v * (g / v.pow(2).sum(1).sqrt()).unsqueeze(1);
+    return torch::nn::functional::linear(x, w, bias);
+  }
+  torch::Tensor v, g, bias;
+};
+TORCH_MODULE(WeightNormLinear);
+
+// Eqs. 7/8 per node: W_s tanh(W_h xhat + b_h) + b_s (hidden width: A.11-8).
+struct ScoreHeadImpl : torch::nn::Module {
+  ScoreHeadImpl(int64_t in, int64_t hidden) {
+    fc1 = register_module("fc1", WeightNormLinear(in, hidden));
+    fc2 = register_module("fc2", WeightNormLinear(hidden, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::tanh(fc1->forward(x))).squeeze(-1); }
+  WeightNormLinear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(ScoreHead);
+
+// Per caption/image chunk tensors of score(), in the layouts its GEMMs want.
+struct TextSide {
+  torch::Tensor blocks;  // (t, Nc*L, d/t) word vectors, block-major
+  torch::Tensor gram;    // (Nc, L, t*L) H_b[w, w'] = u_wb . u_w'b, laid out [c][w][b][w']
+  torch::Tensor norm2;   // (Nc, L, t) |u_wb|^2
+  torch::Tensor mask;    // (Nc, L)
+  torch::Tensor graph;   // (Nc, L, L) text edge weights W_e
+};
+struct VisualSide {
+  torch::Tensor blocks;  // (t, d/t, Ni*R) region vectors, block-major and transposed
+  torch::Tensor gram;    // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
+  torch::Tensor norm2;   // (Ni, R, t) |v_rb|^2
+  torch::Tensor mask;    // (Ni, R)
+  torch::Tensor graph;   // (Ni, K*R, R) Gaussian-kernel edge weights, [i][k][r][r']
+};
+
+}  // namespace
+
+class GsmnMatcher : public Matcher {
+ public:
+  GsmnMatcher(const Config& config, const Vocab& vocab) : Matcher(config) {
+    embed_size_ = cfg_get<int64_t>(config, "embed_size");
+    blocks_ = cfg_get<int64_t>(config, "num_blocks", 16);
+    kernels_ = cfg_get<int64_t>(config, "gcn_kernels", 8);
+    kernel_dim_ = cfg_get<int64_t>(config, "gcn_kernel_dim", 4);
+    lambda_ = cfg_get<double>(config, "lambda", 20.0);
+    sparse_ = graph_kind(config) == "sparse";
+    auto attention = cfg_get<std::string>(config, "attention", "clipped");
+    if (attention != "clipped" && attention != "plain")
+      fail("config: key 'attention' must be \"clipped\" or \"plain\", got \"", attention, "\"");
+    clipped_attention_ = attention == "clipped";
+    auto activation = cfg_get<std::string>(config, "gcn_activation", "none");
+    if (activation != "none" && activation != "tanh")
+      fail("config: key 'gcn_activation' must be \"none\" or \"tanh\", got \"", activation, "\"");
+    gcn_tanh_ = activation == "tanh";
+    if (blocks_ <= 0 || embed_size_ % blocks_ != 0)
+      fail("config: key 'num_blocks' (", blocks_, ") must divide 'embed_size' (", embed_size_, ")");
+    if (kernels_ <= 0 || kernel_dim_ <= 0) fail("config: keys 'gcn_kernels' and 'gcn_kernel_dim' must be positive");
+
+    int64_t mlp_hidden = cfg_get<int64_t>(config, "mlp_hidden", 32);
+    words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config, "word_dim"), embed_size_));
+    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "img_dim"), embed_size_));
+    // Textual graph: every kernel uses the same W_e(i, j), so the K kernels of
+    // Eq. 6 stack into one t -> K*o map (A.11-3). Biases: A.11-4.
+    text_gcn_ = register_module(
+        "text_gcn", torch::nn::Linear(torch::nn::LinearOptions(blocks_, kernels_ * kernel_dim_).bias(false)));
+    // Visual graph: kernel k has its own Gaussian over (rho, theta) (A.11-2) and its own W_k.
+    double bound = 1.0 / std::sqrt(double(blocks_));
+    visual_gcn_ =
+        register_parameter("visual_gcn", torch::empty({kernels_, kernel_dim_, blocks_}).uniform_(-bound, bound));
+    mu_rho_ = register_parameter("mu_rho", torch::rand({kernels_}));
+    sigma_rho_ = register_parameter("sigma_rho", torch::rand({kernels_}));
+    mu_theta_ = register_parameter("mu_theta", torch::rand({kernels_}) * 2 * kPi - kPi);
+    sigma_theta_ = register_parameter("sigma_theta", torch::rand({kernels_}));
+    text_head_ = register_module("text_head", ScoreHead(kernels_ * kernel_dim_, mlp_hidden));
+    visual_head_ = register_module("visual_head", ScoreHead(kernels_ * kernel_dim_, mlp_hidden));
+  }
+
+  static std::string graph_kind(const Config& config) {
+    auto graph = cfg_get<std::string>(config, "graph", "dense");
+    if (graph != "sparse" && graph != "dense")
+      fail("config: key 'graph' must be \"sparse\" or \"dense\", got \"", graph, "\"");
+    return graph;
+  }
+
+  std::string name() const override { return "gsmn"; }
+
+  DataNeeds needs() const override {
+    DataNeeds n;
+    n.boxes = true;
+    n.parses = sparse_;  // only the sparse textual graph uses dependency edges
+    return n;
+  }
+
+  Encoding encode_images(const ImageBatch& batch) override {
+    if (!batch.boxes.defined())
+      fail("gsmn: the image batch has no boxes; the split needs S_ims_bbx.npy and S_ims_size.npy");
+    auto features = batch.features.to(device(), regions_->fc->weight.scalar_type());
+    auto mask = batch.region_mask.to(device());
+    // Eq. 11, then L2-normalised as the released code does (A.11-7); absent
+    // regions are zeroed so they add nothing to any product.
+    auto v = l2norm(regions_->forward(features)) * mask.unsqueeze(-1).to(features.dtype());
+    Encoding e;
+    e["regions"] = v;
+    e["region_mask"] = mask;
+    e["graph"] = visual_edge_weights(batch.boxes.to(device(), v.scalar_type()), mask);
+    return e;
+  }
+
+  Encoding encode_captions(const CaptionBatch& batch) override {
+    auto tokens = batch.tokens.to(device());
+    auto lengths = batch.lengths.to(device());
+    auto mask = torch::arange(tokens.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
+    auto hidden = words_->forward(tokens, lengths).words;
+    auto u = l2norm_padded(hidden, -1) * mask.unsqueeze(-1).to(hidden.dtype());  // A.11-7
+    // Eq. 1: S = row softmax of lambda U U^T over the caption's own words.
+    auto logits = (lambda_ * torch::bmm(u, u.transpose(1, 2))).masked_fill(~mask.unsqueeze(1), kMaskedLogit);
+    auto pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).to(u.dtype());
+    auto s = torch::softmax(logits, -1) * pair_mask;
+    torch::Tensor weights;
+    if (sparse_) {
+      if (!batch.adjacency.defined())
+        fail("gsmn --graph sparse needs dependency parses, but the caption batch has no adjacency");
+      auto eye = torch::eye(tokens.size(1), u.options()).unsqueeze(0);
+      auto adjacency = ((batch.adjacency.to(device(), u.scalar_type()) + eye) > 0).to(u.dtype()) * pair_mask;
+      weights = l2norm_padded(s * adjacency, -1);  // Eq. 2, normalised over the neighbours j (A.11-6)
+    } else {
+      weights = s;  // dense: the plain softmax, as the released code (A.11-6)
+    }
+    Encoding e;
+    e["words"] = u;
+    e["word_mask"] = mask;
+    e["graph"] = weights;
+    return e;
+  }
+
+  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
+    VisualSide vis = visual_side(images);
+    TextSide txt = text_side(captions);
+    int64_t ni = images.size(), nc = captions.size();
+    int64_t regions = vis.mask.size(1), words = txt.mask.size(1);
+    // Chunks keep the (t, Bc*L, Bi*R) intermediates near kChunkFloats.
+    constexpr int64_t kChunkFloats = int64_t(1) << 22;
+    int64_t per_pair = std::max<int64_t>(1, regions * words * blocks_);
+    int64_t pairs = std::max<int64_t>(1, kChunkFloats / per_pair);
+    int64_t image_chunk = std::min<int64_t>(ni, std::max<int64_t>(1, int64_t(std::sqrt(double(pairs) / 4))));
+    int64_t caption_chunk = std::min<int64_t>(nc, std::max<int64_t>(1, pairs / image_chunk));
+    std::vector<torch::Tensor> rows;
+    for (int64_t i0 = 0; i0 < ni; i0 += image_chunk) {
+      int64_t i1 = std::min(ni, i0 + image_chunk);
+      std::vector<torch::Tensor> cols;
+      for (int64_t c0 = 0; c0 < nc; c0 += caption_chunk) {
+        int64_t c1 = std::min(nc, c0 + caption_chunk);
+        cols.push_back(score_chunk(vis, i0, i1, txt, c0, c1));
+      }
+      rows.push_back(torch::cat(cols, 1));
+    }
+    return torch::cat(rows, 0);
+  }
+
+  torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const override {
+    // Proxy for a first-stage index: GSMN's score is not a dot product, so use
+    // the mean of the node vectors it matches.
+    const auto& nodes = encoding.at(is_image ? "regions" : "words");
+    const auto& mask = encoding.at(is_image ? "region_mask" : "word_mask");
+    return l2norm(masked_mean(nodes, mask));
+  }
+
+  // The per-pair reference (see gsmn.h): every equation for one pair, on the
+  // explicit attended vectors.
+  torch::Tensor pair_score(const Encoding& images, int64_t image, const Encoding& captions, int64_t caption) {
+    auto region_mask = images.at("region_mask")[image];
+    auto keep_r = region_mask.nonzero().squeeze(1);
+    auto v = images.at("regions")[image].index_select(0, keep_r);                          // (n, d)
+    auto w_v = images.at("graph")[image].index_select(1, keep_r).index_select(2, keep_r);  // (K, n, n)
+    int64_t m = captions.at("word_mask")[caption].sum().item<int64_t>();
+    auto u = captions.at("words")[caption].slice(0, 0, m);                   // (m, d)
+    auto w_t = captions.at("graph")[caption].slice(0, 0, m).slice(1, 0, m);  // (m, m)
+    int64_t n = v.size(0), d = embed_size_;
+
+    auto s = u.matmul(v.t());  // (m, n)
+    torch::Tensor t2i_logits = s, i2t_logits = s.t();
+    if (clipped_attention_) {
+      auto raw = torch::leaky_relu(s, 0.1);
+      t2i_logits = l2norm_padded(raw, 0);      // normalised over the query words
+      i2t_logits = l2norm_padded(raw, 1).t();  // normalised over the query regions
+    }
+    auto c_t2i = torch::softmax(lambda_ * t2i_logits, 1).matmul(v);  // Eq. 3 (m, d)
+    auto c_i2t = torch::softmax(lambda_ * i2t_logits, 1).matmul(u);  // Eq. 5 (n, d)
+    // Eq. 4: cosine of each of the t blocks.
+    auto x_t =
+        torch::cosine_similarity(u.view({m, blocks_, d / blocks_}), c_t2i.view({m, blocks_, d / blocks_}), 2, kCosEps);
+    auto x_v =
+        torch::cosine_similarity(v.view({n, blocks_, d / blocks_}), c_i2t.view({n, blocks_, d / blocks_}), 2, kCosEps);
+    // Eq. 6, neighbours x_j propagated with each kernel's W_k and edge weights.
+    std::vector<torch::Tensor> t_kernels, v_kernels;
+    auto text_w = text_gcn_->weight.view({kernels_, kernel_dim_, blocks_});
+    for (int64_t k = 0; k < kernels_; ++k) {
+      t_kernels.push_back(w_t.matmul(x_t.matmul(text_w[k].t())));
+      v_kernels.push_back(w_v[k].matmul(x_v.matmul(visual_gcn_[k].t())));
+    }
+    auto xhat_t = gcn_activation(torch::cat(t_kernels, 1));
+    auto xhat_v = gcn_activation(torch::cat(v_kernels, 1));
+    // Eqs. 7-9: the mean over each graph's own nodes (A.11-5), both directions summed.
+    return text_head_->forward(xhat_t).mean() + visual_head_->forward(xhat_v).mean();
+  }
+
+ private:
+  torch::Tensor gcn_activation(const torch::Tensor& x) const { return gcn_tanh_ ? torch::tanh(x) : x; }
+
+  // (B, K, R, R): for each kernel, Gaussian weights of the polar coordinates of
+  // every box centre pair, normalised over the neighbours j (A.11-2).
+  torch::Tensor visual_edge_weights(const torch::Tensor& boxes, const torch::Tensor& mask) {
+    auto centre = (boxes.slice(2, 0, 2) + boxes.slice(2, 2, 4)) / 2;  // boxes are x1,y1,x2,y2 / image size
+    auto delta = centre.unsqueeze(2) - centre.unsqueeze(1);           // c_i - c_j
+    auto dx = delta.select(3, 0), dy = delta.select(3, 1);
+    auto rho = (dx * dx + dy * dy).sqrt().unsqueeze(1);  // (B, 1, R, R)
+    auto theta = torch::atan2(dy, dx).unsqueeze(1);
+    auto k = [](const torch::Tensor& p) { return p.view({1, -1, 1, 1}); };
+    // Angular distance on the circle (the code's min(|a|, 2pi - |a|), exact for any mu_theta).
+    auto dtheta = torch::remainder(theta - k(mu_theta_) + kPi, 2 * kPi) - kPi;
+    auto drho = rho - k(mu_rho_);
+    auto log_w =
+        -0.5 * drho * drho / (1e-14 + k(sigma_rho_).pow(2)) - 0.5 * dtheta * dtheta / (1e-14 + k(sigma_theta_).pow(2));
+    // Normalising exp(log_w) over j is a softmax: stable where every weight underflows.
+    log_w = log_w.masked_fill(~mask.view({mask.size(0), 1, 1, -1}), kMaskedLogit);
+    return torch::softmax(log_w, -1);
+  }
+
+  TextSide text_side(const Encoding& captions) const {
+    auto u = captions.at("words");
+    int64_t nc = u.size(0), len = u.size(1), db = embed_size_ / blocks_;
+    auto ub = u.view({nc, len, blocks_, db});
+    TextSide s;
+    s.blocks = ub.permute({2, 0, 1, 3}).reshape({blocks_, nc * len, db});
+    auto gram = torch::matmul(ub.permute({0, 2, 1, 3}), ub.permute({0, 2, 3, 1}));  // (Nc, t, L, L)
+    s.gram = gram.permute({0, 2, 1, 3}).reshape({nc, len, blocks_ * len});
+    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2);  // (Nc, L, t)
+    s.mask = captions.at("word_mask");
+    s.graph = captions.at("graph");
+    return s;
+  }
+
+  VisualSide visual_side(const Encoding& images) const {
+    auto v = images.at("regions");
+    int64_t ni = v.size(0), regions = v.size(1), db = embed_size_ / blocks_;
+    auto vb = v.view({ni, regions, blocks_, db});
+    VisualSide s;
+    s.blocks = vb.permute({2, 3, 0, 1}).reshape({blocks_, db, ni * regions});
+    auto gram = torch::matmul(vb.permute({0, 2, 1, 3}), vb.permute({0, 2, 3, 1}));  // (Ni, t, R, R)
+    s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions});
+    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2);  // (Ni, R, t)
+    s.mask = images.at("region_mask");
+    s.graph = images.at("graph").reshape({ni, kernels_ * regions, regions});
+    return s;
+  }
+
+  // (Bi, Bc) scores of images [i0, i1) with captions [c0, c1).
+  torch::Tensor score_chunk(const VisualSide& vis_all, int64_t i0, int64_t i1, const TextSide& txt_all, int64_t c0,
+                            int64_t c1) {
+    const int64_t t = blocks_, bi = i1 - i0, bc = c1 - c0;
+    const int64_t R = vis_all.mask.size(1), L = txt_all.mask.size(1);
+    auto vmask = vis_all.mask.slice(0, i0, i1);  // (Bi, R)
+    auto wmask = txt_all.mask.slice(0, c0, c1);  // (Bc, L)
+
+    // Word-region products per block, and their sum S (shared by Eqs. 3 and 5).
+    auto p = torch::bmm(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R))
+                 .view({t, bc, L, bi, R});
+    auto s = p.sum(0);  // (Bc, L, Bi, R)
+    torch::Tensor t2i_logits = s, i2t_logits = s;
+    if (clipped_attention_) {
+      // Released code (SCAN's clipped l2norm): LeakyReLU, then L2 over the query axis.
+      auto raw = torch::leaky_relu(s, 0.1);
+      t2i_logits = l2norm_padded(raw, 1);  // queries: words
+      i2t_logits = l2norm_padded(raw, 3);  // queries: regions
+    }
+    // Eq. 3: each word attends over the image's regions; Eq. 5: each region over the caption's words.
+    auto a_t2i = torch::softmax((lambda_ * t2i_logits).masked_fill(~vmask.view({1, 1, bi, R}), kMaskedLogit), 3);
+    auto a_i2t = torch::softmax((lambda_ * i2t_logits).masked_fill(~wmask.view({bc, L, 1, 1}), kMaskedLogit), 1);
+
+    // Eq. 4 without forming the attended vectors: dot products from P, squared
+    // norms as quadratic forms of the attention rows with the Gram matrices.
+    auto dot_t2i = (p * a_t2i).sum(4);  // (t, Bc, L, Bi)
+    auto dot_i2t = (p * a_i2t).sum(2);  // (t, Bc, Bi, R)
+    auto a_t2i_by_image = a_t2i.permute({2, 0, 1, 3}).reshape({bi, bc * L, R});
+    auto c2_t2i = (torch::bmm(a_t2i_by_image, vis_all.gram.slice(0, i0, i1)).view({bi, bc * L, t, R}) *
+                   a_t2i_by_image.unsqueeze(2))
+                      .sum(3)
+                      .view({bi, bc, L, t});
+    auto a_i2t_by_caption = a_i2t.reshape({bc, L, bi * R}).transpose(1, 2);  // (Bc, Bi*R, L)
+    auto c2_i2t = (torch::bmm(a_i2t_by_caption, txt_all.gram.slice(0, c0, c1)).view({bc, bi * R, t, L}) *
+                   a_i2t_by_caption.unsqueeze(2))
+                      .sum(3)
+                      .view({bc, bi, R, t});
+    auto cosine = [](const torch::Tensor& dot, const torch::Tensor& n2a, const torch::Tensor& n2b) {
+      return dot / (n2a * n2b).clamp_min(kCosEps * kCosEps).sqrt();  // torch.cosine_similarity's formula
+    };
+    // Matching vectors in the layouts the graph convolutions want.
+    auto x_t = cosine(dot_t2i.permute({1, 2, 3, 0}), txt_all.norm2.slice(0, c0, c1).unsqueeze(2),
+                      c2_t2i.permute({1, 2, 0, 3}));  // (Bc, L, Bi, t)
+    auto x_v = cosine(dot_i2t.permute({2, 3, 1, 0}), vis_all.norm2.slice(0, i0, i1).unsqueeze(2),
+                      c2_i2t.permute({1, 2, 0, 3}));  // (Bi, R, Bc, t)
+
+    // Eq. 6 on the textual graph: sum_j W_e(i,j) x_j per caption, then the stacked kernels.
+    auto f_t = torch::bmm(txt_all.graph.slice(0, c0, c1), x_t.reshape({bc, L, bi * t})).view({bc, L, bi, t});
+    auto node_t = text_head_->forward(gcn_activation(text_gcn_->forward(f_t)));  // (Bc, L, Bi)
+    auto wmask_f = wmask.to(node_t.dtype()).unsqueeze(2);
+    auto s_t2i = (node_t * wmask_f).sum(1) / wmask_f.sum(1);  // (Bc, Bi)
+
+    // Eq. 6 on the visual graph: W_k x_j first (o < t values per kernel), then
+    // each kernel's own edge weights.
+    const int64_t K = kernels_, o = kernel_dim_;
+    auto y = torch::matmul(x_v, visual_gcn_.view({K * o, t}).t());  // (Bi, R, Bc, K*o)
+    auto y_by_kernel = y.reshape({bi, R, bc, K, o}).permute({0, 3, 1, 2, 4}).reshape({bi * K, R, bc * o});
+    auto w_v = vis_all.graph.slice(0, i0, i1).reshape({bi * K, R, R});
+    auto f_v =
+        torch::bmm(w_v, y_by_kernel).view({bi, K, R, bc, o}).permute({0, 2, 3, 1, 4}).reshape({bi, R, bc, K * o});
+    auto node_v = visual_head_->forward(gcn_activation(f_v));  // (Bi, R, Bc)
+    auto vmask_f = vmask.to(node_v.dtype()).unsqueeze(2);
+    auto s_i2t = (node_v * vmask_f).sum(1) / vmask_f.sum(1);  // (Bi, Bc)
+
+    return s_t2i.t() + s_i2t;  // Eq. 9
+  }
+
+  int64_t embed_size_, blocks_, kernels_, kernel_dim_;
+  double lambda_;
+  bool sparse_, clipped_attention_, gcn_tanh_;
+  WordEncoder words_{nullptr};
+  RegionProjection regions_{nullptr};
+  torch::nn::Linear text_gcn_{nullptr};
+  torch::Tensor visual_gcn_, mu_rho_, sigma_rho_, mu_theta_, sigma_theta_;
+  ScoreHead text_head_{nullptr}, visual_head_{nullptr};
+};
+
+torch::Tensor gsmn_pair_score(Matcher& model, const Encoding& images, int64_t image, const Encoding& captions,
+                              int64_t caption) {
+  auto* gsmn = dynamic_cast<GsmnMatcher*>(&model);
+  if (!gsmn) fail("gsmn_pair_score: model '", model.name(), "' is not gsmn");
+  return gsmn->pair_score(images, image, captions, caption);
+}
+
+namespace {
+
+Config gsmn_preset(const std::string& preset) {
+  Config c = base_preset(preset);
+  // Shared by both presets: the released code's head sizes (A.11-1, -3, -8).
+  c["graph"] = "dense";
+  c["num_blocks"] = 16;
+  c["gcn_kernels"] = 8;
+  c["gcn_kernel_dim"] = 4;
+  c["mlp_hidden"] = 32;
+  c["attention"] = "clipped";
+  c["gcn_activation"] = "none";
+  c["margin"] = 0.2;
+  c["max_violation"] = true;
+  c["grad_clip"] = 2.0;
+  if (preset == "paper") {
+    // Flickr30K (Sec. 4.1, A.7): Adam, batch 64, lr 2e-4 divided by 10 after 15 of 30 epochs, lambda 20.
+    c["embed_size"] = 1024;
+    c["word_dim"] = 300;
+    c["img_dim"] = 2048;
+    c["batch_size"] = 64;
+    c["lr"] = 2e-4;
+    c["epochs"] = 30;
+    c["lr_update"] = 15;
+    c["lr_decay"] = 0.1;  // A.11-9
+    c["lambda"] = 20.0;
+  } else {
+    // Small synthetic world (F = 512): sizes and schedule measured to train in
+    // under 30 minutes on 2 cores (docs/models/gsmn.md).
+    c["embed_size"] = 256;
+    c["word_dim"] = 128;
+    c["img_dim"] = 512;
+    c["batch_size"] = 64;
+    c["lr"] = 5e-4;
+    c["epochs"] = 8;
+    c["lr_update"] = 6;
+    c["lr_decay"] = 0.1;
+    c["lambda"] = 20.0;
+  }
+  return c;
+}
+
+const bool registered = register_matcher(
+    {"gsmn", "GSMN: word/region graphs, node-level cross-attention + block cosines, GCN structure matching",
+     gsmn_preset, [](const Config& config, const Vocab& vocab) -> MatcherPtr {
+       return std::make_shared<GsmnMatcher>(config, vocab);
+     }});
+
+}  // namespace
+}  // namespace sm

@@ -1,0 +1,216 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "scenematch/models/gsmn.h"
+#include "scenematch/models/matcher.h"
+
+using namespace sm;
+
+namespace {
+
+constexpr int64_t kRegions = 6, kFeatures = 24, kMaxWords = 8;
+
+Vocab small_vocab() {
+  std::vector<std::string> words;
+  for (int i = 0; i < 30; ++i) words.push_back("w" + std::to_string(i));
+  return Vocab::build({words}, 1);
+}
+
+Config small_config(const std::string& graph, const std::string& attention = "clipped",
+                    const std::string& activation = "none") {
+  Config c = matcher_preset("gsmn", "cpu");
+  c["embed_size"] = 32;
+  c["word_dim"] = 16;
+  c["img_dim"] = kFeatures;
+  c["num_blocks"] = 4;
+  c["gcn_kernels"] = 3;
+  c["gcn_kernel_dim"] = 5;
+  c["mlp_hidden"] = 8;
+  c["lambda"] = 5.0;
+  c["graph"] = graph;
+  c["attention"] = attention;
+  c["gcn_activation"] = activation;
+  return c;
+}
+
+MatcherPtr make(const Config& c, uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  static Vocab vocab = small_vocab();
+  return make_matcher("gsmn", c, vocab);
+}
+
+// Images with a varying number of present regions (the rest masked).
+ImageBatch random_images(int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  ImageBatch b;
+  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
+  b.features = torch::randn({n, kRegions, kFeatures});
+  auto present = kRegions - torch::arange(n) % 3;
+  b.region_mask = torch::arange(kRegions).unsqueeze(0) < present.unsqueeze(1);
+  auto a = torch::rand({n, kRegions, 2}) * 0.6, size = torch::rand({n, kRegions, 2}) * 0.4 + 0.01;
+  b.boxes = torch::cat({a, a + size}, 2);
+  return b;
+}
+
+// Captions of 2..kMaxWords words with random dependency edges between real words.
+CaptionBatch random_captions(int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  CaptionBatch b;
+  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
+  b.lengths = torch::randint(2, kMaxWords + 1, {n}, torch::kInt64);
+  b.lengths[0] = kMaxWords;
+  auto mask = torch::arange(kMaxWords).unsqueeze(0) < b.lengths.unsqueeze(1);
+  b.tokens = torch::randint(2, 32, {n, kMaxWords}, torch::kInt64) * mask;
+  auto edges = (torch::rand({n, kMaxWords, kMaxWords}) < 0.3).to(torch::kFloat).triu(1);
+  auto pair = (mask.unsqueeze(2) & mask.unsqueeze(1)).to(torch::kFloat);
+  b.adjacency = (edges + edges.transpose(1, 2)) * pair;
+  return b;
+}
+
+void expect_all_pairs_match_reference(Matcher& m, int64_t ni, int64_t nc) {
+  torch::NoGradGuard g;
+  auto images = m.encode_images(random_images(ni, 1));
+  auto captions = m.encode_captions(random_captions(nc, 2));
+  auto scores = m.score(images, captions);
+  ASSERT_EQ(scores.sizes(), (std::vector<int64_t>{ni, nc}));
+  double worst = 0;
+  for (int64_t i = 0; i < ni; ++i)
+    for (int64_t c = 0; c < nc; ++c)
+      worst = std::max(
+          worst, std::abs(scores[i][c].item<double>() - gsmn_pair_score(m, images, i, captions, c).item<double>()));
+  EXPECT_LT(worst, 1e-5);
+}
+
+}  // namespace
+
+TEST(Gsmn, PresetsAndNeeds) {
+  Config paper = matcher_preset("gsmn", "paper");
+  EXPECT_EQ(paper["embed_size"], 1024);
+  EXPECT_EQ(paper["batch_size"], 64);
+  EXPECT_DOUBLE_EQ(paper["lambda"].get<double>(), 20.0);
+  EXPECT_DOUBLE_EQ(paper["margin"].get<double>(), 0.2);
+  EXPECT_TRUE(make(small_config("sparse"))->needs().parses);
+  EXPECT_FALSE(make(small_config("dense"))->needs().parses);
+  EXPECT_TRUE(make(small_config("dense"))->needs().boxes);
+  Config bad = small_config("dense");
+  bad["graph"] = "full";
+  EXPECT_THROW(make(bad), Error);
+  bad = small_config("dense");
+  bad["num_blocks"] = 5;  // does not divide 32
+  EXPECT_THROW(make(bad), Error);
+}
+
+TEST(Gsmn, EncodingShapes) {
+  auto m = make(small_config("sparse"));
+  torch::NoGradGuard g;
+  auto images = m->encode_images(random_images(3, 1));
+  auto captions = m->encode_captions(random_captions(4, 2));
+  EXPECT_EQ(images.at("regions").sizes(), (std::vector<int64_t>{3, kRegions, 32}));
+  EXPECT_EQ(images.at("graph").sizes(), (std::vector<int64_t>{3, 3, kRegions, kRegions}));
+  EXPECT_EQ(captions.at("words").sizes(), (std::vector<int64_t>{4, kMaxWords, 32}));
+  EXPECT_EQ(captions.at("graph").sizes(), (std::vector<int64_t>{4, kMaxWords, kMaxWords}));
+  // Visual edge weights of each kernel are a distribution over the present neighbours.
+  auto row_sums = images.at("graph").sum(-1);
+  EXPECT_TRUE(torch::allclose(row_sums, torch::ones_like(row_sums), 1e-5, 1e-5));
+  auto scores = m->score(images, captions);
+  EXPECT_EQ(scores.sizes(), (std::vector<int64_t>{3, 4}));
+  EXPECT_TRUE(torch::isfinite(scores).all().item<bool>());
+  EXPECT_EQ(m->global_embedding(images, true).sizes(), (std::vector<int64_t>{3, 32}));
+}
+
+TEST(Gsmn, BatchedEqualsPerPairReference) {
+  for (auto graph : {"sparse", "dense"})
+    for (auto attention : {"clipped", "plain"}) {
+      SCOPED_TRACE(std::string(graph) + " " + attention);
+      auto m = make(small_config(graph, attention, std::string(attention) == "plain" ? "tanh" : "none"));
+      expect_all_pairs_match_reference(*m, 5, 7);
+    }
+}
+
+TEST(Gsmn, ChunkedScoringEqualsSmallBlocks) {
+  // Enough pairs that score() splits the matrix into several chunks internally.
+  auto m = make(small_config("dense"));
+  torch::NoGradGuard g;
+  auto images = m->encode_images(random_images(40, 3));
+  auto captions = m->encode_captions(random_captions(700, 4));
+  auto full = m->score(images, captions);
+  for (int64_t i0 : {0, 17, 37})
+    for (int64_t c0 : {0, 333, 696}) {
+      auto block = m->score(images.slice(i0, i0 + 3), captions.slice(c0, c0 + 4));
+      EXPECT_TRUE(torch::allclose(full.slice(0, i0, i0 + 3).slice(1, c0, c0 + 4), block, 1e-5, 1e-6));
+    }
+  EXPECT_NEAR(full[5][100].item<double>(), gsmn_pair_score(*m, images, 5, captions, 100).item<double>(), 1e-5);
+}
+
+TEST(Gsmn, PaddingAndAbsentRegionsAreIrrelevant) {
+  auto m = make(small_config("sparse"));
+  torch::NoGradGuard g;
+  auto images = random_images(4, 5);
+  auto captions = random_captions(5, 6);
+  auto base = m->score(m->encode_images(images), m->encode_captions(captions));
+
+  auto pad = ~captions.word_mask();
+  CaptionBatch changed_words = captions;
+  changed_words.tokens = captions.tokens.masked_fill(pad, 17);
+  changed_words.adjacency = captions.adjacency.clone();
+  ASSERT_GT(pad.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(torch::allclose(base, m->score(m->encode_images(images), m->encode_captions(changed_words)), 1e-6, 1e-6));
+
+  auto absent = ~images.region_mask;
+  ASSERT_GT(absent.sum().item<int64_t>(), 0);
+  ImageBatch changed_regions = images;
+  changed_regions.features = images.features.masked_fill(absent.unsqueeze(-1), 9.0);
+  changed_regions.boxes = images.boxes.masked_fill(absent.unsqueeze(-1), 0.9);
+  EXPECT_TRUE(
+      torch::allclose(base, m->score(m->encode_images(changed_regions), m->encode_captions(captions)), 1e-6, 1e-6));
+}
+
+TEST(Gsmn, ParseAndGeometryChangeTheScore) {
+  // Eq. 6 propagates neighbours, so (unlike the released code) the dependency
+  // edges and the box layout both reach the score.
+  torch::NoGradGuard g;
+  auto images = random_images(3, 8);
+  auto captions = random_captions(4, 9);
+  auto sparse = make(small_config("sparse"), 11);
+  auto dense = make(small_config("dense"), 11);
+  auto s_sparse = sparse->score(sparse->encode_images(images), sparse->encode_captions(captions));
+  auto s_dense = dense->score(dense->encode_images(images), dense->encode_captions(captions));
+  EXPECT_GT((s_sparse - s_dense).abs().max().item<double>(), 1e-4);
+
+  ImageBatch moved = images;
+  moved.boxes = images.boxes.flip(1);  // same boxes, assigned to other regions
+  auto s_moved = dense->score(dense->encode_images(moved), dense->encode_captions(captions));
+  EXPECT_GT((s_moved - s_dense).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Gsmn, GradientsReachEveryParameter) {
+  for (auto graph : {"sparse", "dense"}) {
+    SCOPED_TRACE(graph);
+    auto m = make(small_config(graph));
+    auto out = m->loss(random_images(6, 12), random_captions(6, 13));
+    ASSERT_TRUE(out.terms.count("triplet"));
+    ASSERT_GT(out.total.item<double>(), 0);
+    out.total.backward();
+    for (const auto& p : m->named_parameters()) {
+      SCOPED_TRACE(p.key());
+      ASSERT_TRUE(p.value().grad().defined());
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0);
+    }
+  }
+}
+
+TEST(Gsmn, AdamStepsLowerTheLoss) {
+  auto m = make(small_config("sparse"));
+  auto images = random_images(8, 14);
+  auto captions = random_captions(8, 15);
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(2e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 40; ++step) {
+    opt.zero_grad();
+    auto out = m->loss(images, captions);
+    out.total.backward();
+    opt.step();
+    (step == 0 ? first : last) = out.total.item<double>();
+  }
+  EXPECT_LT(last, 0.5 * first);
+}
