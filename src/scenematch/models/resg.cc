@@ -163,7 +163,7 @@ namespace {
 // Eqs. 2 and 8-9: e_ij = ReLU(<W1 h_i + b1, W2 h_j + b2>). Both projections
 // keep the node width (the paper does not give it).
 struct EdgeWeightsImpl : torch::nn::Module {
-  explicit EdgeWeightsImpl(int64_t dim) {
+  EdgeWeightsImpl(int64_t dim, bool normalise) : normalise(normalise) {
     source = register_module("source", torch::nn::Linear(dim, dim));
     target = register_module("target", torch::nn::Linear(dim, dim));
     // Init not in the paper. The nodes of one image or caption share a large
@@ -177,15 +177,27 @@ struct EdgeWeightsImpl : torch::nn::Module {
     target->bias.zero_();
   }
   torch::Tensor forward(const torch::Tensor& h) {
-    return torch::relu(source->forward(h).bmm(target->forward(h).transpose(1, 2)));
+    torch::Tensor p = source->forward(h), q = target->forward(h);
+    // graph_norm (not in the paper): the cosine of the two projections, so
+    // an edge is at most 1 and a layer's update scales linearly with its
+    // input. The printed inner product grows with the square of the node
+    // scale, so A (W h) grows with its cube, and four stacked VReG layers
+    // overflowed or died on 512-d synthetic features.
+    if (normalise) {
+      p = l2norm(p);
+      q = l2norm(q);
+    }
+    return torch::relu(p.bmm(q.transpose(1, 2)));
   }
+  bool normalise;
   torch::nn::Linear source{nullptr}, target{nullptr};
 };
 TORCH_MODULE(EdgeWeights);
 
-// Divides each row of A by its number of edges. Not in the paper: without it
-// a node sums up to 35 unnormalised products per layer and four stacked VReG
-// layers blow up (VSRN's relation GCN divides by the node count likewise).
+// graph_norm (not in the paper), with cosine edges: divides each row of A by
+// its number of edges, so a node adds a weighted average of its neighbours
+// rather than a sum over up to 35 (VSRN's relation GCN divides by the node
+// count likewise).
 torch::Tensor normalise_rows(const torch::Tensor& a, const torch::Tensor& edges) {
   return a / edges.sum(2, true).to(a.dtype()).clamp_min(1);
 }
@@ -194,7 +206,7 @@ torch::Tensor normalise_rows(const torch::Tensor& a, const torch::Tensor& edges)
 // diagonal and towards absent regions.
 struct VisualGraphLayerImpl : torch::nn::Module {
   VisualGraphLayerImpl(int64_t dim, bool normalise) : normalise(normalise) {
-    edges = register_module("edges", EdgeWeights(dim));
+    edges = register_module("edges", EdgeWeights(dim, normalise));
     conv = register_module("conv", torch::nn::Linear(dim, dim));
   }
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& mask) {
@@ -215,7 +227,7 @@ TORCH_MODULE(VisualGraphLayer);
 // (W h_j + b)) + h_i over the top-k cosine neighbours of each word.
 struct TextGraphLayerImpl : torch::nn::Module {
   TextGraphLayerImpl(int64_t dim, int64_t k, bool normalise) : k(k), normalise(normalise) {
-    edges = register_module("edges", EdgeWeights(dim));
+    edges = register_module("edges", EdgeWeights(dim, normalise));
     conv = register_module("conv", torch::nn::Linear(dim, dim));
   }
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& mask) {
