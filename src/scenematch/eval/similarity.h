@@ -3,6 +3,7 @@
 // result. Shared by eval, probe, validation during training and search.
 #pragma once
 #include <torch/types.h>
+
 #include <vector>
 
 #include "scenematch/data/batcher.h"
@@ -21,10 +22,18 @@ Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>&
                        const SimilarityOptions& o = {});
 Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
                          const SimilarityOptions& o = {});
+// Free-standing captions (probes, queries), encoded in the order given.
+Encoding encode_caption_graphs(Matcher& m, const Batcher& b, const std::vector<const CaptionGraph*>& graphs,
+                               const SimilarityOptions& o = {});
 // (Ni, Nc) float32 on the CPU.
 torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encoding& captions,
                                 const SimilarityOptions& o = {});
 // All images x all captions of the batcher's split.
 torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o = {});
+// Sparse scoring: image k of `images` against only the captions listed in
+// captions_of_image[k] (one score() call per image, never the full matrix).
+// Returns one float32 CPU vector per image, in the listed order.
+std::vector<torch::Tensor> score_per_image(Matcher& m, const Encoding& images, const Encoding& captions,
+                                           const std::vector<std::vector<int64_t>>& captions_of_image);
 
 }  // namespace sm

@@ -1,0 +1,38 @@
+#include "scenematch/eval/model_data.h"
+
+#include "scenematch/text/parse_cache.h"
+
+namespace sm {
+
+std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std::string& split, const Vocab& vocab,
+                                         const DataNeeds& needs, const EvalDataOptions& options) {
+  LoadOptions load;
+  load.boxes = needs.boxes;
+  load.scene_graphs = needs.scene_graphs;
+  load.probes = options.probes;
+  auto data = std::make_unique<EvalData>();
+  data->split = load_split(data_dir, split, load);
+  data->vocab = vocab;
+  data->graphs = caption_graphs(data->split.captions, data->split.file("caps.txt"), needs.parses, options.threads);
+  data->batcher = std::make_unique<Batcher>(data->split, data->vocab, data->graphs, needs);
+  return data;
+}
+
+ModelData attach_data(ModelBundle bundle, const std::string& data_dir, const std::string& split,
+                      const EvalDataOptions& options) {
+  if (!bundle.model) fail("attach_data: model bundle '", bundle.name, "' holds no model");
+  ModelData md;
+  md.source = bundle.name;
+  md.data = load_eval_data(data_dir, split, bundle.vocab, bundle.model->needs(), options);
+  md.bundle = std::move(bundle);
+  return md;
+}
+
+ModelData load_model_data(const std::string& checkpoint, const std::string& data_dir, const std::string& split,
+                          const torch::Device& device, const EvalDataOptions& options) {
+  ModelData md = attach_data(load_checkpoint(checkpoint, device).bundle, data_dir, split, options);
+  md.source = checkpoint;
+  return md;
+}
+
+}  // namespace sm

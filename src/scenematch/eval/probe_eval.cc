@@ -1,0 +1,117 @@
+#include "scenematch/eval/probe_eval.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "scenematch/eval/ensemble.h"
+#include "scenematch/text/parse_cache.h"
+
+namespace sm {
+
+Json ProbeReport::to_json() const {
+  auto entry = [](const ProbeAccuracy& a) { return Json{{"accuracy", a.accuracy}, {"count", a.count}}; };
+  Json j = Json::object();
+  for (const auto& [kind, a] : kinds) j[kind] = entry(a);
+  j["all"] = entry(all);
+  return j;
+}
+
+std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
+                                             const SimilarityOptions& o, int threads) {
+  // Every probe caption in one list: probe p's captions start at first[p].
+  std::vector<std::string> texts;
+  std::vector<size_t> first;
+  for (const auto& p : probes) {
+    first.push_back(texts.size());
+    texts.push_back(p.positive);
+    texts.insert(texts.end(), p.negatives.begin(), p.negatives.end());
+  }
+  const std::vector<CaptionGraph> graphs =
+      caption_graphs(texts, b.split().file("probes.jsonl"), m.needs().parses, threads);
+  std::vector<const CaptionGraph*> graph_ptrs;
+  for (const auto& g : graphs) graph_ptrs.push_back(&g);
+  Encoding captions = encode_caption_graphs(m, b, graph_ptrs, o);
+
+  std::vector<int64_t> images;
+  for (const auto& p : probes) images.push_back(p.image);
+  std::sort(images.begin(), images.end());
+  images.erase(std::unique(images.begin(), images.end()), images.end());
+  auto slot_of = [&](int64_t image) { return std::lower_bound(images.begin(), images.end(), image) - images.begin(); };
+  std::vector<std::vector<int64_t>> rows(images.size());
+  for (size_t p = 0; p < probes.size(); ++p)
+    for (size_t k = 0; k <= probes[p].negatives.size(); ++k)
+      rows[slot_of(probes[p].image)].push_back(static_cast<int64_t>(first[p] + k));
+  std::vector<torch::Tensor> image_scores = score_per_image(m, encode_images(m, b, images, o), captions, rows);
+
+  std::vector<float> flat(texts.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    auto s = image_scores[k].accessor<float, 1>();
+    for (size_t r = 0; r < rows[k].size(); ++r) flat[rows[k][r]] = s[r];
+  }
+  std::vector<std::vector<float>> scores;
+  for (size_t p = 0; p < probes.size(); ++p)
+    scores.emplace_back(flat.begin() + first[p], flat.begin() + first[p] + 1 + probes[p].negatives.size());
+  return scores;
+}
+
+std::vector<std::vector<float>> ensemble_probe_scores(const std::vector<ModelData>& members, const SimilarityOptions& o,
+                                                      int threads) {
+  check_same_split(members);
+  std::vector<std::vector<float>> mean;
+  for (const auto& member : members) {
+    auto scores = probe_scores(member.model(), member.batcher(), member.split().probes, o, threads);
+    if (mean.empty()) {
+      mean = std::move(scores);
+      continue;
+    }
+    if (scores.size() != mean.size())
+      fail("ensemble members disagree on the probes: ", members.front().source, " has ", mean.size(), ", ",
+           member.source, " has ", scores.size());
+    for (size_t p = 0; p < mean.size(); ++p)
+      for (size_t k = 0; k < mean[p].size(); ++k) mean[p][k] += scores[p][k];
+  }
+  for (auto& row : mean)
+    for (float& s : row) s /= static_cast<float>(members.size());
+  return mean;
+}
+
+ProbeReport probe_accuracy(const std::vector<Probe>& probes, const std::vector<std::vector<float>>& scores) {
+  if (scores.size() != probes.size())
+    fail("probe_accuracy: ", scores.size(), " score rows for ", probes.size(), " probes");
+  std::map<std::string, int64_t> correct;
+  ProbeReport report;
+  int64_t all_correct = 0;
+  for (size_t p = 0; p < probes.size(); ++p) {
+    const auto& s = scores[p];
+    if (s.size() != probes[p].negatives.size() + 1)
+      fail("probe_accuracy: probe ", p, " has ", s.size(), " scores for ", probes[p].negatives.size() + 1, " captions");
+    // Strictly above every negative: a tie is a failure to tell them apart.
+    const bool passed = std::all_of(s.begin() + 1, s.end(), [&](float neg) { return s[0] > neg; });
+    ++report.kinds[probes[p].kind].count;
+    correct[probes[p].kind] += passed;
+    all_correct += passed;
+  }
+  for (auto& [kind, a] : report.kinds) a.accuracy = static_cast<double>(correct[kind]) / a.count;
+  report.all.count = static_cast<int64_t>(probes.size());
+  report.all.accuracy = probes.empty() ? 0.0 : static_cast<double>(all_correct) / report.all.count;
+  return report;
+}
+
+std::string format_probe_table(const ProbeReport& report, const std::string& title) {
+  char buf[256];
+  std::string out = title + "\n";
+  std::snprintf(buf, sizeof buf, "%-24s %9s %8s\n", "kind", "accuracy", "probes");
+  out += buf;
+  auto line = [&](const std::string& kind, const ProbeAccuracy& a) {
+    std::snprintf(buf, sizeof buf, "%-24s %8.2f%% %8lld\n", kind.c_str(), 100.0 * a.accuracy,
+                  static_cast<long long>(a.count));
+    out += buf;
+  };
+  for (const auto& [kind, a] : report.kinds) line(kind, a);
+  line("all", report.all);
+  return out;
+}
+
+}  // namespace sm

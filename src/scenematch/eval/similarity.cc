@@ -1,0 +1,129 @@
+#include "scenematch/eval/similarity.h"
+
+#include <torch/torch.h>
+
+#include <numeric>
+#include <optional>
+
+#include "scenematch/core/progress.h"
+
+namespace sm {
+namespace {
+
+// Eval mode (no dropout, frozen batch-norm statistics) for the scope; the
+// previous mode comes back afterwards, so validation inside training is safe.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(Matcher& m) : model_(m), was_training_(m.is_training()) { model_.eval(); }
+  ~EvalModeScope() { model_.train(was_training_); }
+
+ private:
+  Matcher& model_;
+  bool was_training_;
+};
+
+void check_sizes(const SimilarityOptions& o) {
+  if (o.encode_batch < 1 || o.image_block < 1 || o.caption_block < 1)
+    fail("similarity options: encode_batch, image_block and caption_block must be >= 1 (got ", o.encode_batch, ", ",
+         o.image_block, ", ", o.caption_block, ")");
+}
+
+template <class EncodeBatch>
+Encoding encode_in_batches(Matcher& m, const std::vector<int64_t>& ids, const SimilarityOptions& o,
+                           const std::string& label, EncodeBatch&& encode) {
+  check_sizes(o);
+  c10::InferenceMode inference;
+  EvalModeScope eval_mode(m);
+  std::optional<Progress> progress;
+  if (o.progress) progress.emplace(label, static_cast<int64_t>(ids.size()));
+  std::vector<Encoding> parts;
+  for (size_t begin = 0; begin < ids.size(); begin += o.encode_batch) {
+    const size_t end = std::min(ids.size(), begin + static_cast<size_t>(o.encode_batch));
+    parts.push_back(encode(std::vector<int64_t>(ids.begin() + begin, ids.begin() + end)));
+    if (progress) progress->step(static_cast<int64_t>(end - begin));
+  }
+  return Encoding::cat(parts);
+}
+
+std::vector<int64_t> all_ids(int64_t n) {
+  std::vector<int64_t> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  return ids;
+}
+
+}  // namespace
+
+Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>& image_ids,
+                       const SimilarityOptions& o) {
+  return encode_in_batches(m, image_ids, o, "encode images",
+                           [&](const std::vector<int64_t>& ids) { return m.encode_images(b.images(ids)); });
+}
+
+Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
+                         const SimilarityOptions& o) {
+  return encode_in_batches(m, caption_ids, o, "encode captions",
+                           [&](const std::vector<int64_t>& ids) { return m.encode_captions(b.captions(ids)); });
+}
+
+Encoding encode_caption_graphs(Matcher& m, const Batcher& b, const std::vector<const CaptionGraph*>& graphs,
+                               const SimilarityOptions& o) {
+  return encode_in_batches(m, all_ids(static_cast<int64_t>(graphs.size())), o, "encode captions",
+                           [&](const std::vector<int64_t>& ids) {
+                             std::vector<const CaptionGraph*> chunk;
+                             for (int64_t id : ids) chunk.push_back(graphs[id]);
+                             return m.encode_captions(b.captions_from(chunk, ids));
+                           });
+}
+
+torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encoding& captions,
+                                const SimilarityOptions& o) {
+  check_sizes(o);
+  const int64_t ni = images.size(), nc = captions.size();
+  // Allocated outside inference mode: callers may update it in place (ensembles).
+  torch::Tensor sims = torch::empty({ni, nc}, torch::kFloat);
+  c10::InferenceMode inference;
+  EvalModeScope eval_mode(m);
+  std::optional<Progress> progress;
+  if (o.progress) progress.emplace("score", ni, "img");
+  for (int64_t i0 = 0; i0 < ni; i0 += o.image_block) {
+    const int64_t i1 = std::min(ni, i0 + o.image_block);
+    Encoding image_block = images.slice(i0, i1);
+    for (int64_t c0 = 0; c0 < nc; c0 += o.caption_block) {
+      const int64_t c1 = std::min(nc, c0 + o.caption_block);
+      torch::Tensor block = m.score(image_block, captions.slice(c0, c1));
+      if (block.dim() != 2 || block.size(0) != i1 - i0 || block.size(1) != c1 - c0)
+        fail("model '", m.name(), "': score() returned shape ", block.sizes(), " for ", i1 - i0, " images x ", c1 - c0,
+             " captions");
+      sims.slice(0, i0, i1).slice(1, c0, c1).copy_(block);
+    }
+    if (progress) progress->step(i1 - i0);
+  }
+  return sims;
+}
+
+torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o) {
+  Encoding images = encode_images(m, b, all_ids(b.split().num_images()), o);
+  Encoding captions = encode_captions(m, b, all_ids(b.split().num_captions()), o);
+  return similarity_matrix(m, images, captions, o);
+}
+
+std::vector<torch::Tensor> score_per_image(Matcher& m, const Encoding& images, const Encoding& captions,
+                                           const std::vector<std::vector<int64_t>>& captions_of_image) {
+  if (static_cast<int64_t>(captions_of_image.size()) != images.size())
+    fail("score_per_image: ", captions_of_image.size(), " caption lists for ", images.size(), " images");
+  c10::InferenceMode inference;
+  EvalModeScope eval_mode(m);
+  std::vector<torch::Tensor> scores;
+  for (int64_t k = 0; k < images.size(); ++k) {
+    const auto& rows = captions_of_image[k];
+    if (rows.empty()) {
+      scores.push_back(torch::empty({0}, torch::kFloat));
+      continue;
+    }
+    torch::Tensor block = m.score(images.slice(k, k + 1), captions.index(torch::tensor(rows, torch::kLong)));
+    scores.push_back(block.reshape({-1}).to(torch::kCPU, torch::kFloat));
+  }
+  return scores;
+}
+
+}  // namespace sm

@@ -1,0 +1,87 @@
+// Shared by the evaluation tests: a split folder written to a temporary
+// directory, and a tiny Matcher whose scores are easy to compute by hand.
+#pragma once
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "scenematch/data/npy.h"
+#include "scenematch/data/tokenizer.h"
+#include "scenematch/models/layers.h"
+#include "scenematch/models/matcher.h"
+
+namespace sm::testing {
+
+// DIR/test_ims.npy, DIR/test_caps.txt and, when given, DIR/test_probes.jsonl;
+// DIR is named after the running test and `tag`.
+class TempSplit {
+ public:
+  TempSplit(const torch::Tensor& features, const std::vector<std::string>& captions,
+            const std::string& probes_jsonl = "", const std::string& tag = "") {
+    dir_ = (std::filesystem::temp_directory_path() /
+            cat("sm_eval_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name(), tag))
+               .string();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    write_npy(dir_ + "/test_ims.npy", features);
+    std::ofstream caps(dir_ + "/test_caps.txt");
+    for (const auto& c : captions) caps << c << "\n";
+    if (!probes_jsonl.empty()) std::ofstream(dir_ + "/test_probes.jsonl") << probes_jsonl;
+  }
+  ~TempSplit() { std::filesystem::remove_all(dir_); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+inline Vocab vocab_of(const std::vector<std::string>& captions) {
+  std::vector<std::vector<std::string>> tokenized;
+  for (const auto& c : captions) tokenized.push_back(tokenize(c));
+  return Vocab::build(tokenized, 1);
+}
+
+// score(i, c) = scale * mean(regions of i) . mean(word vectors of c). Records
+// whether it ran in training mode and how many score() calls it served.
+struct MeanDotMatcher : Matcher {
+  MeanDotMatcher(const Vocab& vocab, int64_t dim) : Matcher(Config::object()) {
+    embed = register_parameter("embed", torch::randn({vocab.size(), dim}));
+    scale = register_parameter("scale", torch::ones({1}));
+  }
+  // Sets word vectors by hand (other words stay random).
+  void set_word(const Vocab& vocab, const std::string& word, std::vector<float> vec) {
+    torch::NoGradGuard no_grad;
+    embed[vocab.id(word)].copy_(torch::tensor(vec));
+  }
+  std::string name() const override { return "mean-dot"; }
+  Encoding encode_images(const ImageBatch& b) override {
+    saw_training |= is_training();
+    Encoding e;
+    e["regions"] = b.features * scale;
+    e["region_mask"] = b.region_mask;
+    return e;
+  }
+  Encoding encode_captions(const CaptionBatch& b) override {
+    saw_training |= is_training();
+    Encoding e;
+    e["words"] = embed.index({b.tokens});  // (B, L, d), padding rows are cut by lengths
+    e["word_mask"] = b.word_mask();
+    return e;
+  }
+  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
+    saw_training |= is_training();
+    ++score_calls;
+    torch::Tensor img = masked_mean(images.at("regions"), images.at("region_mask"));
+    torch::Tensor cap = masked_mean(captions.at("words"), captions.at("word_mask"));
+    return img.matmul(cap.t());
+  }
+  torch::Tensor embed, scale;
+  bool saw_training = false;
+  int score_calls = 0;
+};
+
+}  // namespace sm::testing
