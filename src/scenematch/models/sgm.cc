@@ -55,7 +55,7 @@ torch::Tensor max_mean_scores(const torch::Tensor& queries, const torch::Tensor&
     const int64_t c1 = std::min(nc, c0 + chunk);
     torch::Tensor sims = queries.slice(0, c0, c1).reshape({-1, dim}).matmul(nodes_t).view({c1 - c0, nq, ni, nn});
     if (!all_present) sims = sims.masked_fill(absent, kAbsent);
-    torch::Tensor best = std::get<0>(sims.max(3));                                        // (n, L, Ni)
+    torch::Tensor best = sims.amax(3);                                                    // (n, L, Ni)
     parts.push_back(torch::bmm(weights.slice(0, c0, c1).unsqueeze(1), best).squeeze(1));  // (n, Ni)
   }
   return torch::cat(parts, 0);
