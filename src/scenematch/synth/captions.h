@@ -1,0 +1,43 @@
+// Captions and probes of a synthetic scene. Captions come from varied
+// templates (participle phrases, clauses, "there is", "with"), synonyms,
+// determiners and counts; each mentions at least one relation. Alongside the
+// text, the ground truth of what the caption says (head nouns and predicate
+// words exactly as written), for measuring the caption parser.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "scenematch/synth/random.h"
+#include "scenematch/synth/scene.h"
+
+namespace sm::synth {
+
+struct GtObject {
+  std::string word;  // head noun as written ("dogs" in "two dogs")
+  std::vector<std::string> attributes;
+  int count = 1;
+};
+struct GtRelation {
+  std::string subject, predicate, object;  // head nouns and predicate words as written
+};
+struct Caption {
+  std::string text;
+  std::vector<GtObject> objects;
+  std::vector<GtRelation> relations;
+  std::string gt_json() const;  // one line of S_caps_gt.jsonl
+};
+
+// `count` distinct captions (fewer only if the scene cannot give that many).
+std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5);
+
+struct ProbeText {
+  std::string kind;  // relation-swap, attribute-swap, object-swap, count
+  std::string positive, negative;
+  bool plausible_swap = false;  // relation-swap: the swapped triple is type-valid too
+};
+
+// At most one probe of each kind (a kind is left out when the scene cannot
+// give it, e.g. attribute-swap without two attributed objects).
+std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng);
+
+}  // namespace sm::synth
