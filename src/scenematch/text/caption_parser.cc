@@ -105,7 +105,9 @@ std::set<char> dictionary_classes(Dictionary dict, const std::string& word) {
   std::set<char> classes;
   Dict_node* list = dictionary_lookup_list(dict, word.c_str());
   for (Dict_node* d = list; d; d = d->right) {
-    const char* dot = std::strrchr(d->string, '.');
+    // entries read "dog\3n": the dictionary's subscript mark, '.' in output
+    const char* dot = std::strrchr(d->string, '\3');
+    if (!dot) dot = std::strrchr(d->string, '.');
     if (!dot) continue;
     char c = dot[1];
     if (c == 's' || c == 'p' || c == 'n') classes.insert('n');
@@ -149,6 +151,7 @@ Pos tag_without_linkage(Dictionary dict, const std::string& w, Pos previous, boo
 // Tag from the Link Grammar subscript ("dog.n" -> n), or X when it says nothing.
 Pos tag_from_subscript(const std::string& word, const std::string& sub) {
   if (sub.empty()) return Pos::X;
+  if (is_punct(word)) return Pos::PUNCT;  // ",.j" in a list is still punctuation
   const char c = sub[0];
   if (word == "'s") return c == 'v' ? Pos::AUX : Pos::PART;
   if (closed_class().count(word)) return Pos::X;  // the word lists know these better
@@ -174,6 +177,9 @@ struct TokenLinkage {
   std::vector<bool> linked;            // token covered by a linked word
   bool finite_clause = false;          // the wall links to a finite verb (WV)
   int nulls = 0;                       // null-linked words of the caption
+  double cost = 0;                     // Link Grammar's disjunct cost (lower reads better)
+  bool has_subject = false;            // a subject-verb link inside the caption
+  bool prefix_takes_clause = false;    // "I see [a man is riding]" rather than "I see [a man riding]"
 };
 
 std::pair<std::string, std::string> split_label(const std::string& label) {
@@ -381,12 +387,14 @@ class GraphBuilder {
   // (subject, verb, object) from S/M/P + O links.
   void relations_from_objects() {
     for (int v = 0; v < n_; ++v) {
-      if (g_.pos[v] != Pos::VERB && g_.pos[v] != Pos::CCONJ) continue;
+      // Link Grammar's verb reading wins over the word list ("people near a river")
+      const bool verb_reading = !lk_.subscript[v].empty() && lk_.subscript[v][0] == 'v';
+      if (g_.pos[v] != Pos::VERB && g_.pos[v] != Pos::CCONJ && !verb_reading) continue;
       each(v, "O", +1, [&](int obj, const Link&) {
         // "stands and holds a cup": the object belongs to the last verb
         std::vector<int> verbs = expand(v);
         const int verb = verbs.back();
-        if (g_.pos[verb] != Pos::VERB || be(verb)) return;
+        if ((g_.pos[verb] != Pos::VERB && verb != v) || be(verb)) return;
         for (int s : subjects(v))
           for (int o : nouns(obj)) add(s, phrase(verb), o);
       });
@@ -414,8 +422,17 @@ class GraphBuilder {
             verbs.push_back(h);
         }
       }
-      for (int h : noun_heads)
-        for (int o : objects) add(h, pred, o);
+      for (int h : noun_heads) {
+        // "a giraffe standing next to a tree": a phrase right after the noun's
+        // intransitive participle belongs to the participle
+        int participle = -1;
+        each(h, "M", +1, [&](int v, const Link& l) {
+          if (!l.sub.empty() && l.sub[0] == 'g' && v + 1 == pred.front() && !has_object(v)) participle = v;
+        });
+        std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
+        full.insert(full.end(), pred.begin(), pred.end());
+        for (int o : objects) add(h, full, o);
+      }
       if (!noun_heads.empty()) continue;
       // "are sitting on": the main verb, not its auxiliary
       if (std::any_of(verbs.begin(), verbs.end(), [&](int v) { return !be(v); }))
@@ -457,6 +474,7 @@ class GraphBuilder {
       // "group" in "a group of people" (a determiner to Link Grammar)
       bool modifier = false;
       each(t, "AN", +1, [&](int, const Link&) { modifier = true; });
+      each(t, "A", +1, [&](int h, const Link&) { modifier |= noun(h); });  // guessed as an adjective
       each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h); });
       if (modifier) continue;
       SceneObject o;
@@ -469,6 +487,13 @@ class GraphBuilder {
             o.attribute_tokens.push_back(m);
       };
       each(t, "A", -1, [&](int a, const Link&) { add_attribute(a); });
+      // "a red double decker bus": adjectives Link Grammar put on a compound's modifiers
+      std::vector<int> modifiers = {t};
+      for (size_t i = 0; i < modifiers.size(); ++i)
+        each(modifiers[i], "AN", -1, [&](int m, const Link&) {
+          modifiers.push_back(m);
+          each(m, "A", -1, [&](int a, const Link&) { add_attribute(a); });
+        });
       int count = 0;
       each(t, "D", -1, [&](int d, const Link&) {
         if (g_.pos[d] == Pos::NUM) count = number_value(word(d));
@@ -569,6 +594,21 @@ void normalise_edges(CaptionGraph& g) {
   g.edges.erase(std::unique(g.edges.begin(), g.edges.end()), g.edges.end());
 }
 
+// Common caption usages the dictionary lacks, replaced by a form it knows
+// before parsing ("a cat laying on a bed"). Replacements are no longer than
+// the word and padded with spaces, so byte offsets still match the tokens.
+std::string with_dictionary_forms(std::string text, const std::vector<std::pair<int, int>>& spans) {
+  static const std::unordered_map<std::string, std::string> forms = {{"laying", "lying"}, {"lays", "lies"}};
+  for (auto [start, end] : spans) {
+    auto it = forms.find(text.substr(start, end - start));
+    if (it == forms.end()) continue;
+    std::string replacement = it->second;
+    replacement.resize(end - start, ' ');
+    text.replace(start, end - start, replacement);
+  }
+  return text;
+}
+
 void ignore_messages(lg_errinfo*, void*) {}
 
 }  // namespace
@@ -597,6 +637,7 @@ struct CaptionParser::Impl {
         Linkage linkage = linkage_create(0, s, opts);
         if (linkage) {
           project(linkage, offset, spans, out);
+          out.cost = linkage_disjunct_cost(linkage);
           linkage_delete(linkage);
           ok = true;
         }
@@ -626,7 +667,9 @@ struct CaptionParser::Impl {
         continue;
       }
       out.linked[token[w]] = true;
-      if (out.subscript[token[w]].empty()) out.subscript[token[w]] = split_word(text).second;
+      // Guesses for words the dictionary lacks ("laptop[?].a") are left to the tagger.
+      if (out.subscript[token[w]].empty() && text.find("[?]") == std::string::npos)
+        out.subscript[token[w]] = split_word(text).second;
     }
     const int links = static_cast<int>(linkage_get_num_links(linkage));
     // "I see people standing ...": the prefix's object is the subject of the
@@ -640,8 +683,10 @@ struct CaptionParser::Impl {
       const bool from_prefix = offset > 0 && token[lw] < 0 && lw > 0 && token[rw] >= 0;
       if (from_prefix && base == "O") prefix_objects.push_back(token[rw]);
       if (from_prefix && base == "P") prefix_participles.push_back(token[rw]);
+      if (from_prefix && (base == "C" || base == "CV")) out.prefix_takes_clause = true;
       if (token[lw] < 0 || token[rw] < 0 || token[lw] == token[rw]) continue;
       out.links.push_back({base, sub, std::min(token[lw], token[rw]), std::max(token[lw], token[rw])});
+      out.has_subject |= base == "S";
     }
     for (int o : prefix_objects)
       for (int v : prefix_participles)
@@ -684,7 +729,7 @@ CaptionParser::CaptionParser() : impl_(std::make_unique<Impl>()) {
   impl_->opts = parse_options_create();
   parse_options_set_verbosity(impl_->opts, 0);
   parse_options_set_spell_guess(impl_->opts, 0);
-  parse_options_set_linkage_limit(impl_->opts, 64);
+  parse_options_set_linkage_limit(impl_->opts, 1000);  // all linkages of a caption, so the first is the cheapest
   parse_options_set_max_parse_time(impl_->opts, 2);
   parse_options_set_islands_ok(impl_->opts, false);
   parse_options_set_repeatable_rand(impl_->opts, true);
@@ -713,23 +758,28 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   std::string lowered = caption;
   for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto spans = token_spans(lowered, g.tokens);
+  const std::string text = with_dictionary_forms(lowered, spans);
   const int offset = static_cast<int>(kFragmentPrefix.size());
   const int n = static_cast<int>(g.tokens.size());
 
   // A complete linkage of the caption as a sentence, else of the caption as
   // the object of "I see", else the linkage with the fewest null words.
+  // A sentence that parses at no extra cost is taken as it is; otherwise the
+  // cheaper of the two readings ("two people riding bikes" parses as a
+  // sentence with "people" as a verb, at a higher cost).
   TokenLinkage plain, prefixed;
-  const bool plain_ok = impl_->parse(lowered, 0, 0, spans, plain);
+  const bool plain_ok = impl_->parse(text, 0, 0, spans, plain);
   const TokenLinkage* best = nullptr;
-  if (plain_ok && plain.finite_clause) {
+  if (plain_ok && plain.finite_clause && plain.cost <= 0) {
     best = &plain;
-  } else if (impl_->parse(kFragmentPrefix + lowered, offset, 0, spans, prefixed)) {
-    best = &prefixed;
+  } else if (impl_->parse(kFragmentPrefix + text, offset, 0, spans, prefixed)) {
+    const bool fragment_reading = !prefixed.prefix_takes_clause && !prefixed.has_subject && prefixed.cost < plain.cost;
+    best = plain_ok && plain.finite_clause && !fragment_reading ? &plain : &prefixed;
   } else if (plain_ok) {
     best = &plain;
   } else {
-    const bool a = impl_->parse(lowered, 0, n, spans, plain);
-    const bool b = impl_->parse(kFragmentPrefix + lowered, offset, n, spans, prefixed);
+    const bool a = impl_->parse(text, 0, n, spans, plain);
+    const bool b = impl_->parse(kFragmentPrefix + text, offset, n, spans, prefixed);
     if (a || b) best = !b || (a && plain.nulls <= prefixed.nulls) ? &plain : &prefixed;
   }
   if (!best) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -202,6 +203,22 @@ std::vector<CaptionGraph> load_cache(const std::string& path, const std::vector<
   return graphs;
 }
 
+// Caches written for earlier versions of the caption file are never read
+// again (their key differs); they are removed when the new one is written.
+void remove_stale_caches(const std::string& caption_file, const std::string& keep) {
+  namespace fs = std::filesystem;
+  const fs::path file(caption_file);
+  const std::string prefix = file.filename().string() + ".parse-";
+  std::error_code ec;
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0 &&
+        !fs::equivalent(entry.path(), keep, ec))
+      fs::remove(entry.path(), ec);
+  }
+}
+
 void save_cache(const std::string& path, const std::vector<std::string>& captions,
                 const std::vector<CaptionGraph>& graphs) {
   write_file_atomic(path, [&](std::ostream& out) {
@@ -288,6 +305,7 @@ std::vector<CaptionGraph> caption_graphs(const std::vector<std::string>& caption
   if (!path.empty()) {
     try {
       save_cache(path, captions, graphs);
+      remove_stale_caches(caption_file, path);
     } catch (const Error& e) {
       // A read-only data folder only costs the next run a re-parse.
       std::fprintf(stderr, "%s: cannot write the parse cache (%s)\n", path.c_str(), e.what());
