@@ -92,6 +92,26 @@ TEST(VsePP, GradientsReachEveryParameter) {
   }
 }
 
+TEST(VsePP, CaptionsOfTheSameImageAreNotNegatives) {
+  torch::manual_seed(5);
+  Vocab vocab = small_vocab();
+  Config sum_of_negatives = small_config();
+  sum_of_negatives["max_violation"] = false;
+  MatcherPtr m = make_matcher("vsepp", sum_of_negatives, vocab);
+  torch::NoGradGuard no_grad;
+  ImageBatch imgs = random_images(3);
+  imgs.features[1] = imgs.features[0];  // rows 0 and 1: one image with two captions
+  CaptionBatch caps = random_captions(3, vocab.size());
+  imgs.ids = {0, 1, 2};
+  const double as_different = m->loss(imgs, caps).total.item<double>();
+  imgs.ids = {0, 0, 2};
+  const double as_same = m->loss(imgs, caps).total.item<double>();
+  // With identical images 0 and 1, the two column terms of the duplicate pairs
+  // cost exactly the margin each, and the two row terms at least the margin
+  // together (0.2 + d and 0.2 - d): dropping them lowers the loss by >= 0.6.
+  EXPECT_LT(as_same, as_different - 0.6 + 1e-4) << as_same << " vs " << as_different;
+}
+
 TEST(VsePP, PaddingWordsAndAbsentRegionsAreIgnored) {
   torch::manual_seed(3);
   Vocab vocab = small_vocab();

@@ -1,0 +1,215 @@
+#include "scenematch/train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <sys/stat.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+
+#include "scenematch/core/progress.h"
+#include "scenematch/eval/metrics.h"
+#include "scenematch/eval/similarity.h"
+#include "scenematch/train/log.h"
+#include "scenematch/train/plot.h"
+#include "scenematch/train/schedule.h"
+
+namespace sm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The CPU generator's state as hex, so dropout masks continue exactly after a
+// resume.
+std::string rng_state_hex() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  torch::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    state = gen.get_state();
+  }
+  static const char* kDigits = "0123456789abcdef";
+  std::string hex;
+  const auto* p = state.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < state.numel(); ++i) {
+    hex += kDigits[p[i] >> 4];
+    hex += kDigits[p[i] & 15];
+  }
+  return hex;
+}
+
+void set_rng_state_hex(const std::string& hex) {
+  if (hex.empty() || hex.size() % 2) fail("checkpoint: bad torch_rng state");
+  torch::Tensor state = torch::empty({static_cast<int64_t>(hex.size() / 2)}, torch::kUInt8);
+  auto* p = state.data_ptr<uint8_t>();
+  for (size_t i = 0; i < hex.size(); i += 2) p[i / 2] = static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+std::string fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, TrainerOptions options)
+    : bundle_(std::move(bundle)), train_(train), dev_(dev), options_(std::move(options)) {
+  if (!bundle_.model) fail("Trainer: no model");
+  if (options_.out_dir.empty()) fail("Trainer: no output folder");
+  ::mkdir(options_.out_dir.c_str(), 0755);
+  struct stat st {};
+  if (::stat(options_.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    fail(options_.out_dir, ": cannot create the run folder (does its parent exist?)");
+  optimizer_ = std::make_unique<torch::optim::Adam>(bundle_.model->parameters(),
+                                                    torch::optim::AdamOptions(cfg_get<double>(bundle_.config, "lr")));
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::restore(const CheckpointFile& last) {
+  const Json& s = last.trainer_state;
+  try {
+    epochs_done_ = s.at("epoch").get<int>();
+    global_step_ = s.at("global_step").get<int64_t>();
+    best_rsum_ = s.at("best_rsum").get<double>();
+    best_epoch_ = s.at("best_epoch").get<int>();
+    records_ = s.at("log").get<std::vector<Json>>();
+    set_rng_state_hex(s.at("torch_rng").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    fail("checkpoint has no trainer state to resume from (", e.what(), "); was it written by `scenematch train`?");
+  }
+  if (last.optimizer_bytes.empty()) fail("checkpoint has no optimizer state to resume from (use last.ckpt)");
+  std::istringstream in(last.optimizer_bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in, bundle_.model->device());
+  optimizer_->load(archive);
+}
+
+Json Trainer::state() const {
+  return {{"epoch", epochs_done_},   {"global_step", global_step_},
+          {"best_rsum", best_rsum_}, {"best_epoch", best_epoch_},
+          {"log", records_},         {"torch_rng", rng_state_hex()}};
+}
+
+std::string Trainer::optimizer_bytes() const {
+  torch::serialize::OutputArchive archive;
+  optimizer_->save(archive);
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+Json Trainer::train_epoch(int epoch) {
+  const Config& cfg = bundle_.config;
+  const int epochs = cfg_get<int>(cfg, "epochs");
+  const double lr = learning_rate(cfg, epoch), clip = cfg_get<double>(cfg, "grad_clip", 0.0);
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+
+  std::mt19937_64 rng(epoch_seed(cfg_get<uint64_t>(cfg, "seed", 0), epoch));
+  const auto batches = train_.epoch(cfg_get<int64_t>(cfg, "batch_size"), rng);
+  Matcher& model = *bundle_.model;
+  model.train();
+  const auto params = model.parameters();
+
+  const auto start = Clock::now();
+  double loss_sum = 0;
+  std::map<std::string, double> term_sums;
+  Progress progress(cat("epoch ", epoch + 1, "/", epochs), static_cast<int64_t>(batches.size()), "step");
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const auto& caption_ids = batches[b];
+    std::vector<int64_t> image_ids;
+    image_ids.reserve(caption_ids.size());
+    for (int64_t c : caption_ids) image_ids.push_back(train_.split().image_of_caption(c));
+
+    model.on_step(global_step_, epoch);
+    LossOutput out = model.loss(train_.images(image_ids), train_.captions(caption_ids));
+    optimizer_->zero_grad();
+    out.total.backward();
+    if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
+    optimizer_->step();
+    ++global_step_;
+
+    const double loss = out.total.item<double>();
+    if (!std::isfinite(loss))
+      fail("training diverged: loss is ", loss, " at epoch ", epoch + 1, " step ", b + 1,
+           "; lower the learning rate (--set lr=...) or the gradient clip "
+           "(--set grad_clip=...)");
+    loss_sum += loss;
+    for (const auto& [k, v] : out.terms) term_sums[k] += v;
+    progress.step(1, cat("loss ", fixed(loss_sum / double(b + 1), 4)));
+  }
+  progress.finish();
+
+  const double n = std::max<size_t>(1, batches.size());
+  Json record = {{"epoch", epoch + 1}, {"lr", lr}, {"steps", batches.size()}, {"loss", loss_sum / n}};
+  record["terms"] = Json::object();
+  for (const auto& [k, v] : term_sums) record["terms"][k] = v / n;
+  record["seconds"] = seconds_since(start);
+  return record;
+}
+
+Json Trainer::validate() {
+  const auto start = Clock::now();
+  torch::Tensor sims = similarity_matrix(*bundle_.model, dev_);  // in eval mode, without autograd
+  Json j = recall_metrics(sims, dev_.split().captions_per_image).to_json();
+  j["val_seconds"] = seconds_since(start);
+  return j;
+}
+
+TrainSummary Trainer::run() {
+  const auto start = Clock::now();
+  const int epochs = cfg_get<int>(bundle_.config, "epochs");
+  bundle_.vocab.save(path("vocab.json"));
+  for (int epoch = epochs_done_; epoch < epochs; ++epoch) {
+    Json record = train_epoch(epoch);
+    record.update(validate());
+    const double rsum = record.at("rsum").get<double>();
+    const bool best = rsum > best_rsum_;
+    record["best"] = best;
+    if (best) {
+      best_rsum_ = rsum;
+      best_epoch_ = epoch + 1;
+    }
+    epochs_done_ = epoch + 1;
+    records_.push_back(record);
+
+    // best.ckpt before last.ckpt: a crash in between reruns the epoch, which
+    // reaches the same rSum and leaves best.ckpt as it is.
+    const Json s = state();
+    if (best) save_checkpoint(path(kBest), bundle_, s);
+    save_checkpoint(path(kLast), bundle_, s, optimizer_bytes());
+    write_log_jsonl(path(kLog), records_);
+    plot_curves(records_, path(kPlot), cat(bundle_.name, " (", bundle_.config.value("preset", "custom"), ")"));
+
+    if (options_.verbose)
+      std::fprintf(stderr,
+                   "epoch %d/%d  lr %.2g  loss %.4f  rSum %.1f%s  R@1 i2t %.1f "
+                   "t2i %.1f  %s\n",
+                   epoch + 1, epochs, record["lr"].get<double>(), record["loss"].get<double>(), rsum,
+                   best ? " (best)" : "", record.value("i2t_r1", 0.0), record.value("t2i_r1", 0.0),
+                   format_duration(record["seconds"].get<double>() + record["val_seconds"].get<double>()).c_str());
+  }
+
+  TrainSummary summary;
+  summary.epochs = epochs_done_;
+  summary.best_epoch = best_epoch_;
+  summary.best_rsum = std::max(0.0, best_rsum_);
+  summary.last_record = records_.empty() ? Json() : records_.back();
+  summary.seconds = seconds_since(start);
+  summary.best_path = path(kBest);
+  summary.last_path = path(kLast);
+  summary.log_path = path(kLog);
+  summary.plot_path = path(kPlot);
+  return summary;
+}
+
+}  // namespace sm

@@ -1,0 +1,146 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "scenematch/core/progress.h"
+#include "scenematch/core/runtime.h"
+#include "scenematch/eval/metrics.h"
+#include "scenematch/eval/model_data.h"
+#include "scenematch/eval/similarity.h"
+#include "scenematch/synth/generator.h"
+#include "scenematch/train/log.h"
+#include "scenematch/train/run.h"
+#include "scenematch/train/schedule.h"
+
+using namespace sm;
+
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The tiny synthetic world (160/50/50 images, 36 regions x 64 features, 5
+// captions each), generated once for the whole file.
+class TrainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/sm_test_train_XXXXXX";
+    root_ = mkdtemp(tmpl);
+    Progress::set_enabled(false);
+    // The tiny world's matrices are small: one thread beats two, by far on a busy machine.
+    set_threads(1);
+    synth::SynthOptions options = synth::preset_options("tiny");
+    options.seed = 7;
+    synth::generate_dataset(root_ + "/world", options);
+  }
+  static void TearDownTestSuite() { std::system(("rm -rf '" + root_ + "'").c_str()); }
+
+  static TrainRequest request(const std::string& run, std::vector<std::string> overrides) {
+    TrainRequest r;
+    r.model = "vsepp";
+    r.preset = "cpu";
+    r.data_dir = root_ + "/world";
+    r.out_dir = root_ + "/" + run;
+    r.overrides = std::move(overrides);
+    r.verbose = false;
+    return r;
+  }
+
+  static std::string root_;
+};
+std::string TrainTest::root_;
+
+// R@K expected from random scores: t2i has one right image among N; i2t has
+// five right captions among 5N.
+double chance_rsum(int64_t images) {
+  double sum = 0;
+  for (int k : {1, 5, 10}) {
+    double miss = 1;
+    for (int i = 0; i < k; ++i) miss *= double(5 * images - 5 - i) / double(5 * images - i);
+    sum += 100.0 * (1 - miss) + 100.0 * k / images;
+  }
+  return sum;
+}
+
+}  // namespace
+
+TEST(Schedule, StepDecayAndEpochSeeds) {
+  Config cfg = {{"lr", 2e-4}, {"lr_update", 15}, {"lr_decay", 0.1}};
+  EXPECT_DOUBLE_EQ(learning_rate(cfg, 0), 2e-4);
+  EXPECT_DOUBLE_EQ(learning_rate(cfg, 14), 2e-4);
+  EXPECT_NEAR(learning_rate(cfg, 15), 2e-5, 1e-12);
+  EXPECT_NEAR(learning_rate(cfg, 30), 2e-6, 1e-12);
+  EXPECT_EQ(epoch_seed(1, 3), epoch_seed(1, 3));
+  EXPECT_NE(epoch_seed(1, 3), epoch_seed(1, 4));
+  EXPECT_NE(epoch_seed(1, 3), epoch_seed(2, 3));
+}
+
+TEST_F(TrainTest, VseppLearnsTheTinyWorldWellAboveChance) {
+  const TrainRequest r = request("vsepp", {"epochs=20", "embed_size=128", "lr=0.002", "lr_update=15"});
+  TrainSummary s = run_training(r);
+  ASSERT_EQ(s.epochs, 20);
+  for (const char* f : {"best.ckpt", "last.ckpt", "log.jsonl", "vocab.json"})
+    EXPECT_TRUE(exists(r.out_dir + "/" + f)) << f;
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) EXPECT_TRUE(exists(r.out_dir + "/curves.png"));
+
+  auto log = read_log_jsonl(r.out_dir + "/log.jsonl");
+  ASSERT_EQ(log.size(), 20u);
+  for (const char* key : {"epoch", "lr", "loss", "terms", "rsum", "i2t_r1", "t2i_r10", "seconds"})
+    EXPECT_TRUE(log.back().contains(key)) << key;
+  EXPECT_LT(log.back()["loss"].get<double>(), 0.5 * log.front()["loss"].get<double>());
+  EXPECT_NEAR(log[16]["lr"].get<double>(), 0.1 * log[0]["lr"].get<double>(), 1e-12);
+
+  // Evaluate the best checkpoint on the held-out test split, as `eval` does.
+  CheckpointFile best = load_checkpoint(s.best_path, torch::kCPU);
+  EXPECT_EQ(best.trainer_state["epoch"], s.best_epoch);
+  auto test = load_eval_data(r.data_dir, "test", best.bundle.vocab, best.bundle.model->needs());
+  SimilarityOptions quiet;
+  quiet.progress = false;
+  RecallMetrics m = recall_metrics(similarity_matrix(*best.bundle.model, *test->batcher, quiet), 5);
+  const double chance = chance_rsum(test->split.num_images());
+  std::printf("tiny world test split: rSum %.1f (chance %.1f), i2t R@1 %.1f, t2i R@1 %.1f, best dev rSum %.1f\n",
+              m.rsum, chance, m.i2t_r1, m.t2i_r1, s.best_rsum);
+  // 160 training images only: far from the small world's numbers, but far from chance.
+  EXPECT_GT(m.rsum, 2 * chance);
+  EXPECT_GT(m.t2i_r10, 2 * 1000.0 / test->split.num_images());
+}
+
+TEST_F(TrainTest, ResumeContinuesWithIdenticalLosses) {
+  const std::vector<std::string> small = {"embed_size=64", "word_dim=32", "batch_size=64", "lr_update=1",
+                                          "lr_decay=0.5"};
+  auto with_epochs = [&](int n) {
+    auto o = small;
+    o.push_back("epochs=" + std::to_string(n));
+    return o;
+  };
+  run_training(request("straight", with_epochs(3)));
+  run_training(request("stopped", with_epochs(1)));
+  EXPECT_THROW(run_training(request("stopped", with_epochs(3))), Error);  // no --resume: refuses to overwrite
+  TrainRequest again = request("stopped", with_epochs(3));
+  again.resume = true;
+  auto wrong = again;
+  wrong.overrides.push_back("embed_size=32");
+  EXPECT_THROW(run_training(wrong), Error);  // the architecture cannot change on resume
+  run_training(again);
+
+  auto a = read_log_jsonl(root_ + "/straight/log.jsonl"), b = read_log_jsonl(root_ + "/stopped/log.jsonl");
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_NEAR(a[e]["loss"].get<double>(), b[e]["loss"].get<double>(), 1e-6) << "epoch " << e + 1;
+    EXPECT_NEAR(a[e]["rsum"].get<double>(), b[e]["rsum"].get<double>(), 1e-6) << "epoch " << e + 1;
+    EXPECT_DOUBLE_EQ(a[e]["lr"].get<double>(), b[e]["lr"].get<double>());
+  }
+  // Different seeds do give different losses, so the comparison above has teeth.
+  auto other = with_epochs(1);
+  other.push_back("seed=5");
+  run_training(request("other-seed", other));
+  EXPECT_GT(
+      std::abs(read_log_jsonl(root_ + "/other-seed/log.jsonl")[0]["loss"].get<double>() - a[0]["loss"].get<double>()),
+      1e-4);
+}
