@@ -1,0 +1,81 @@
+// Caption parsing throughput on 1 and 2 threads (and the time to parse the
+// full preset's 145,000 captions), and, given the generator's ground truth,
+// how many of its relation triplets the parser recovers.
+//
+//   build/bench_parse CAPTIONS [GROUND_TRUTH.jsonl] [LIMIT]
+//   build/bench_parse worlds/small/dev_caps.txt worlds/small/dev_caps_gt.jsonl
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scenematch/core/progress.h"
+#include "scenematch/text/parse_cache.h"
+
+namespace {
+
+std::vector<std::string> read_lines(const std::string& path, size_t limit) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; lines.size() < limit && std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+double seconds_to_parse(const std::vector<std::string>& captions, int threads) {
+  auto start = std::chrono::steady_clock::now();
+  sm::caption_graphs(captions, "", true, threads);  // no cache file: always parses
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void triplet_recovery(const std::vector<std::string>& captions, const std::string& gt_path) {
+  const auto graphs = sm::caption_graphs(captions, "", true, 2);
+  std::ifstream in(gt_path);
+  size_t truth = 0, predicted = 0, matched = 0, line = 0;
+  std::map<std::string, int> missed;
+  for (std::string text; line < graphs.size() && std::getline(in, text); ++line) {
+    std::multiset<std::string> want, got;
+    const auto gt = nlohmann::json::parse(text);
+    for (const auto& r : gt["relations"])
+      want.insert(r["subject"].get<std::string>() + "|" + r["predicate"].get<std::string>() + "|" +
+                  r["object"].get<std::string>());
+    for (const auto& r : graphs[line].relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
+    truth += want.size();
+    predicted += got.size();
+    for (const auto& t : want) {
+      if (auto it = got.find(t); it != got.end()) {
+        ++matched;
+        got.erase(it);
+      } else if (missed.size() < 12) {
+        missed[captions[line] + "  -> want " + t]++;
+      }
+    }
+  }
+  std::printf("triplets: %zu in the ground truth, %zu predicted, %zu matched: recall %.1f%%, precision %.1f%%\n", truth,
+              predicted, matched, 100.0 * matched / std::max<size_t>(truth, 1),
+              100.0 * matched / std::max<size_t>(predicted, 1));
+  for (const auto& [example, n] : missed) std::printf("  missed: %s\n", example.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s CAPTIONS [GROUND_TRUTH.jsonl] [LIMIT]\n", argv[0]);
+    return 2;
+  }
+  sm::Progress::set_enabled(false);
+  const size_t limit = argc > 3 ? std::stoul(argv[3]) : 3000;
+  const auto captions = read_lines(argv[1], limit);
+  for (int threads : {1, 2}) {
+    const double s = seconds_to_parse(captions, threads);
+    const double rate = captions.size() / s;
+    std::printf("%d thread%s: %zu captions in %.2f s = %.0f captions/s; 145,000 captions: %.1f min\n", threads,
+                threads > 1 ? "s" : "", captions.size(), s, rate, 145000.0 / rate / 60.0);
+  }
+  if (argc > 2) triplet_recovery(captions, argv[2]);
+  return 0;
+}
