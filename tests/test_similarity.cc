@@ -2,8 +2,10 @@
 #include <torch/torch.h>
 
 #include "scenematch/eval/ensemble.h"
+#include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/models/checkpoint.h"
 #include "support/eval_fixture.h"
 
 using namespace sm;
@@ -163,4 +165,44 @@ TEST_F(Similarity, EnsembleAveragesMembers) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("third sees 3"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(Similarity, EvalCommandMatchesLibrary) {
+  Config cfg = matcher_preset("vsepp", "cpu");
+  cfg["feature_dim"] = kDim;
+  const std::string ckpt = split->dir() + "/model.ckpt";
+  save_checkpoint(ckpt, ModelBundle{"vsepp", cfg, vocab, make_matcher("vsepp", cfg, vocab)});
+  ModelData loaded = load_model_data(ckpt, split->dir(), "test", torch::kCPU);
+  SimilarityOptions quiet;
+  quiet.progress = false;
+  RecallMetrics expected = recall_metrics(similarity_matrix(loaded.model(), loaded.batcher(), quiet), 5);
+
+  const std::string base = cat("eval --checkpoint ", ckpt, " --data ", split->dir());
+  auto r = sm::testing::run_cli(base + " --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  Json j = Json::parse(r.out);  // stdout holds the JSON and nothing else
+  const Json want = expected.to_json();
+  for (const auto& [key, value] : want.items()) EXPECT_NEAR(j.at(key).get<double>(), value.get<double>(), 1e-9) << key;
+  EXPECT_EQ(j.at("images").get<int64_t>(), kImages);
+  EXPECT_EQ(j.at("protocol").get<std::string>(), "1k");
+
+  // The same checkpoint twice is an ensemble with the same scores.
+  auto twice = sm::testing::run_cli(base + " --checkpoint " + ckpt + " --json");
+  ASSERT_EQ(twice.status, 0) << twice.err;
+  EXPECT_NEAR(Json::parse(twice.out).at("rsum").get<double>(), expected.rsum, 1e-9);
+  EXPECT_EQ(Json::parse(twice.out).at("models").get<std::string>(), "vsepp + vsepp");
+
+  auto table = sm::testing::run_cli(base + " --quiet");
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("image-to-text"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("rSum"), std::string::npos) << table.out;
+
+  auto fold = sm::testing::run_cli(base + " --protocol 5fold");
+  EXPECT_EQ(fold.status, 1);
+  EXPECT_NE(fold.err.find("scenematch eval: error: protocol 5fold needs exactly 5000 images"), std::string::npos)
+      << fold.err;
+  auto missing = sm::testing::run_cli(cat("eval --checkpoint ", split->dir(), "/none.ckpt --data ", split->dir()));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("none.ckpt"), std::string::npos) << missing.err;
+  EXPECT_TRUE(missing.out.empty());
 }

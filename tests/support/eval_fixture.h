@@ -2,9 +2,11 @@
 // directory, and a tiny Matcher whose scores are easy to compute by hand.
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -83,5 +85,27 @@ struct MeanDotMatcher : Matcher {
   bool saw_training = false;
   int score_calls = 0;
 };
+
+struct CliResult {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs the scenematch binary with `args` (already shell-quoted where needed).
+inline CliResult run_cli(const std::string& args) {
+  const std::string err_path =
+      cat(std::filesystem::temp_directory_path().string(), "/sm_eval_cli_", ::getpid(), ".err");
+  CliResult r;
+  FILE* pipe = ::popen(cat(SCENEMATCH_CLI, " ", args, " 2>", err_path).c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  std::filesystem::remove(err_path);
+  return r;
+}
 
 }  // namespace sm::testing

@@ -26,6 +26,12 @@ void check_same_split(const std::vector<ModelData>& members) {
   }
 }
 
+std::string ensemble_name(const std::vector<ModelData>& members) {
+  std::string name;
+  for (const auto& m : members) name += (name.empty() ? "" : " + ") + m.bundle.name;
+  return name;
+}
+
 torch::Tensor ensemble_similarity(const std::vector<ModelData>& members, const SimilarityOptions& options) {
   check_same_split(members);
   torch::Tensor sum;

@@ -18,6 +18,9 @@ std::vector<ModelData> load_ensemble(const std::vector<std::string>& checkpoints
 // caption counts (the same split, read through each model's own needs).
 void check_same_split(const std::vector<ModelData>& members);
 
+// "vsepp" or "gsmn + gsmn" for reports.
+std::string ensemble_name(const std::vector<ModelData>& members);
+
 // (Ni, Nc) float32 CPU: the mean of every member's similarity matrix.
 torch::Tensor ensemble_similarity(const std::vector<ModelData>& members, const SimilarityOptions& options = {});
 

@@ -1,7 +1,8 @@
 // The field's retrieval metrics, exactly as SCAN/VSE++/GSMN compute them.
 #pragma once
-#include <string>
 #include <torch/types.h>
+
+#include <string>
 
 #include "scenematch/core/config.h"
 

@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "scenematch/eval/ensemble.h"
+#include "scenematch/eval/probe_eval.h"
+#include "scenematch/models/checkpoint.h"
+#include "support/eval_fixture.h"
+
+using namespace sm;
+using sm::testing::MeanDotMatcher;
+using sm::testing::TempSplit;
+
+namespace {
+
+// Two images of two regions in 3-D: image 0 averages to (1, 0, 0.5), image 1
+// to (0, 1, 0.5). Word vectors: red (1,0,0), blue (0,1,0), dog (0,0,1); a
+// caption's vector is the mean of its words, its score the dot product.
+const char* kProbes =
+    // image 0: "red dog" (.5,0,.5) -> .75 beats "blue dog" (0,.5,.5) -> .25: pass
+    R"({"image": 0, "positive": "red dog", "negatives": ["blue dog"], "kind": "attribute"})"
+    "\n"
+    // image 1: "red dog" .25 loses to "blue dog" .75: fail
+    R"({"image": 1, "positive": "red dog", "negatives": ["blue dog"], "kind": "attribute"})"
+    "\n"
+    // image 0: "dog" .5 loses to "red dog" .75 ("blue" scores 0): fail
+    R"({"image": 0, "positive": "dog", "negatives": ["red dog", "blue"], "kind": "object"})"
+    "\n"
+    // image 1: "blue" 1 beats "red" 0 and "dog" .5: pass
+    R"({"image": 1, "positive": "blue", "negatives": ["red", "dog"], "kind": "object"})"
+    "\n"
+    // image 1: word order is invisible to a mean of words: .25 ties .25, a tie fails
+    R"({"image": 1, "positive": "red dog", "negatives": ["dog red"], "kind": "order"})"
+    "\n";
+// Accuracy: attribute 1/2, object 1/2, order 0/1, all 2/5.
+
+class Probes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(0);
+    auto features = torch::tensor({{{1.f, 0.f, 0.f}, {1.f, 0.f, 1.f}}, {{0.f, 1.f, 0.f}, {0.f, 1.f, 1.f}}});
+    const std::vector<std::string> captions = {"red dog", "blue dog"};
+    split = std::make_unique<TempSplit>(features, captions, kProbes);
+    vocab = sm::testing::vocab_of(captions);
+    model = make_model({1, 0, 0}, {0, 1, 0});
+    EvalDataOptions o;
+    o.probes = true;
+    member = attach_data(ModelBundle{"mean-dot", Config::object(), vocab, model}, split->dir(), "test", o);
+  }
+  std::shared_ptr<MeanDotMatcher> make_model(std::vector<float> red, std::vector<float> blue) {
+    auto m = std::make_shared<MeanDotMatcher>(vocab, 3);
+    m->set_word(vocab, "red", red);
+    m->set_word(vocab, "blue", blue);
+    m->set_word(vocab, "dog", {0, 0, 1});
+    return m;
+  }
+  static SimilarityOptions quiet(int64_t encode_batch) {
+    SimilarityOptions o;
+    o.encode_batch = encode_batch;
+    o.progress = false;
+    return o;
+  }
+
+  std::unique_ptr<TempSplit> split;
+  Vocab vocab;
+  std::shared_ptr<MeanDotMatcher> model;
+  ModelData member;
+};
+
+}  // namespace
+
+TEST_F(Probes, ScoresEachImageOnceAgainstItsOwnCaptions) {
+  const auto& probes = member.split().probes;
+  ASSERT_EQ(probes.size(), 5u);
+  model->score_calls = 0;
+  auto scores = probe_scores(*model, member.batcher(), probes, quiet(3));
+  EXPECT_EQ(model->score_calls, 2);  // two images, one block each
+  ASSERT_EQ(scores.size(), 5u);
+  ASSERT_EQ(scores[2].size(), 3u);
+  EXPECT_NEAR(scores[0][0], 0.75, 1e-6);
+  EXPECT_NEAR(scores[0][1], 0.25, 1e-6);
+  EXPECT_NEAR(scores[1][0], 0.25, 1e-6);
+  EXPECT_NEAR(scores[2][0], 0.5, 1e-6);
+  EXPECT_NEAR(scores[2][1], 0.75, 1e-6);
+  EXPECT_NEAR(scores[2][2], 0.0, 1e-6);
+  EXPECT_NEAR(scores[3][0], 1.0, 1e-6);
+  EXPECT_NEAR(scores[4][0], scores[4][1], 1e-6);
+  // Encode batches of any size give the same scores.
+  auto again = probe_scores(*model, member.batcher(), probes, quiet(1));
+  for (size_t p = 0; p < scores.size(); ++p)
+    for (size_t k = 0; k < scores[p].size(); ++k) EXPECT_NEAR(again[p][k], scores[p][k], 1e-6);
+}
+
+TEST_F(Probes, AccuracyPerKindStrictlyGreater) {
+  const auto& probes = member.split().probes;
+  ProbeReport r = probe_accuracy(probes, probe_scores(*model, member.batcher(), probes, quiet(4)));
+  ASSERT_EQ(r.kinds.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.kinds["attribute"].accuracy, 0.5);
+  EXPECT_EQ(r.kinds["attribute"].count, 2);
+  EXPECT_DOUBLE_EQ(r.kinds["object"].accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(r.kinds["order"].accuracy, 0.0);  // a tie is not a pass
+  EXPECT_EQ(r.kinds["order"].count, 1);
+  EXPECT_DOUBLE_EQ(r.all.accuracy, 0.4);
+  EXPECT_EQ(r.all.count, 5);
+
+  Json j = r.to_json();
+  EXPECT_DOUBLE_EQ(j["attribute"]["accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(j["all"]["count"].get<int64_t>(), 5);
+  EXPECT_DOUBLE_EQ(j["all"]["accuracy"].get<double>(), 0.4);
+  std::string table = format_probe_table(r, "toy probes");
+  EXPECT_NE(table.find("attribute"), std::string::npos);
+  EXPECT_NE(table.find("40.00%"), std::string::npos);
+
+  EXPECT_THROW(probe_accuracy(probes, {{1.f, 0.f}}), Error);
+}
+
+TEST_F(Probes, EnsembleAveragesScores) {
+  // The second model swaps red and blue: probe 0 becomes .25 vs .75 for it.
+  auto swapped = make_model({0, 1, 0}, {1, 0, 0});
+  EvalDataOptions o;
+  o.probes = true;
+  std::vector<ModelData> members;
+  members.push_back(std::move(member));
+  members.push_back(attach_data(ModelBundle{"swapped", Config::object(), vocab, swapped}, split->dir(), "test", o));
+  const auto& probes = members.front().split().probes;
+  auto a = probe_scores(*model, members[0].batcher(), probes, quiet(8));
+  auto b = probe_scores(*swapped, members[1].batcher(), probes, quiet(8));
+  auto mean = ensemble_probe_scores(members, quiet(8));
+  ASSERT_EQ(mean.size(), probes.size());
+  for (size_t p = 0; p < mean.size(); ++p)
+    for (size_t k = 0; k < mean[p].size(); ++k) EXPECT_NEAR(mean[p][k], (a[p][k] + b[p][k]) / 2, 1e-6);
+  EXPECT_NEAR(mean[0][0], 0.5, 1e-6);  // (.75 + .25) / 2
+  EXPECT_NEAR(mean[0][1], 0.5, 1e-6);
+}
+
+TEST_F(Probes, MissingProbeFileIsAClearError) {
+  TempSplit bare(torch::rand({2, 2, 3}), {"red dog", "blue dog"}, "", "bare");
+  EvalDataOptions o;
+  o.probes = true;
+  try {
+    load_eval_data(bare.dir(), "test", vocab, DataNeeds{}, o);
+    FAIL() << "split without probes accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("test_probes.jsonl"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Probes, ProbeCommandMatchesLibrary) {
+  Config cfg = matcher_preset("vsepp", "cpu");
+  cfg["feature_dim"] = 3;
+  const std::string ckpt = split->dir() + "/model.ckpt";
+  save_checkpoint(ckpt, ModelBundle{"vsepp", cfg, vocab, make_matcher("vsepp", cfg, vocab)});
+  EvalDataOptions o;
+  o.probes = true;
+  ModelData loaded = load_model_data(ckpt, split->dir(), "test", torch::kCPU, o);
+  const auto& probes = loaded.split().probes;
+  ProbeReport expected = probe_accuracy(probes, probe_scores(loaded.model(), loaded.batcher(), probes, quiet(16)));
+
+  const std::string base = cat("probe --checkpoint ", ckpt, " --data ", split->dir());
+  auto r = sm::testing::run_cli(base + " --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out), expected.to_json());
+  auto table = sm::testing::run_cli(base);
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("attribute"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("order"), std::string::npos) << table.out;
+
+  auto no_probes = sm::testing::run_cli(base + " --split dev");
+  EXPECT_EQ(no_probes.status, 1);
+  EXPECT_NE(no_probes.err.find("scenematch probe: error:"), std::string::npos) << no_probes.err;
+}

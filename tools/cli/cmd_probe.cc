@@ -1,0 +1,45 @@
+// scenematch probe: accuracy on a split's hard-negative probes (S_probes.jsonl)
+// per kind, for one checkpoint or an ensemble of several (scores averaged).
+#include <cstdio>
+
+#include "command.h"
+#include "scenematch/core/runtime.h"
+#include "scenematch/eval/ensemble.h"
+#include "scenematch/eval/probe_eval.h"
+
+namespace sm::cli {
+namespace {
+
+CommandRegistrar reg("probe", [](CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "probe", "accuracy on hard-negative probes (positive caption above every negative), per probe kind");
+  static CommonOptions common;
+  static std::vector<std::string> checkpoints;
+  static std::string data, split = "test";
+  cmd->add_option("--checkpoint", checkpoints, "checkpoint file; repeat for an ensemble (scores averaged)")->required();
+  cmd->add_option("--data", data, "dataset folder with SPLIT_probes.jsonl (docs/DATA_FORMAT.md)")->required();
+  cmd->add_option("--split", split, "split whose probes are scored")
+      ->check(CLI::IsMember({"test", "dev"}))
+      ->capture_default_str();
+  add_common_options(cmd, common);
+  cmd->callback([] {
+    apply_common_options(common);
+    EvalDataOptions options;
+    options.probes = true;
+    options.threads = common.threads;
+    const std::vector<ModelData> members =
+        load_ensemble(checkpoints, data, split, parse_device(common.device), options);
+    const Split& s = members.front().split();
+    if (s.probes.empty()) fail(s.file("probes.jsonl"), ": holds no probes");
+    const ProbeReport report = probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads));
+
+    const std::string models = ensemble_name(members);
+    if (common.json)
+      std::printf("%s\n", report.to_json().dump(2).c_str());
+    else
+      std::printf("%s", format_probe_table(report, cat(models, " on ", s.file("probes.jsonl"))).c_str());
+  });
+});
+
+}  // namespace
+}  // namespace sm::cli
