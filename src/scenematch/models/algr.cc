@@ -1,0 +1,321 @@
+// ALGR (Tian, Wu, Jia, IEEE TIP 2022): adaptive latent graph representation
+// learning. Each image and caption becomes a fully connected graph with
+// attention edge weights (Eqs. 1-2); a graph VAE encodes it (visual: two
+// self-attention GNN layers; textual: one layer + a GGNN, Eqs. 4-5) into a
+// posterior mean and sigma; matched pairs exchange their sampled latents by
+// cross-attention (Eq. 14) and decoders reconstruct the nodes (Eqs. 8-9).
+// Retrieval is the cosine of the mean readouts (Eq. 12), so inference is
+// embedding-based. Numbered decisions (D1..D42) are the ambiguities of the
+// spec, tabled in docs/models/algr.md.
+#include "scenematch/models/algr.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "scenematch/models/layers.h"
+#include "scenematch/models/losses.h"
+
+namespace sm {
+namespace {
+
+constexpr double kSigmaFloor = 1e-4;  // keeps log(sigma^2) of the KL finite (D9)
+
+torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+// Per-graph mean over present nodes and all features: (B, N, d) -> (B). The
+// loss terms are element means per graph (PyTorch's default reduction, D32).
+torch::Tensor graph_mean(const torch::Tensor& x, const torch::Tensor& mask) {
+  return masked_mean(x.mean(-1, /*keepdim=*/true), mask).squeeze(-1);
+}
+
+// Softmax over the other graph's (or the same graph's) present nodes only.
+torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& column_mask) {
+  return torch::softmax(scores.masked_fill(~column_mask.unsqueeze(-2), -std::numeric_limits<float>::infinity()), -1);
+}
+
+class Algr : public Matcher {
+ public:
+  // One graph after the encoder: node features X, mask, edge weights W_e and
+  // the posterior mean (Z^v or Z_1^{t(m)}).
+  struct Graph {
+    torch::Tensor nodes, mask, edges, mean;
+  };
+
+  Algr(const Config& config, const Vocab& vocab) : Matcher(config) {
+    const int64_t d = cfg_get<int64_t>(config_, "embed_size");  // D2: latent = hidden = h = d
+    slope_ = cfg_get<double>(config_, "leaky_slope");
+    ggnn_steps_ = cfg_get<int64_t>(config_, "ggnn_steps");
+    if (ggnn_steps_ < 0) fail("config: ggnn_steps must be >= 0, not ", ggnn_steps_);
+    images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), d));
+    words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config_, "word_dim"), d));
+    // Eqs. 1-2: separate query/key maps per modality, no bias (D4).
+    v_query_ = register_module("v_query", linear(d, d, false));
+    v_key_ = register_module("v_key", linear(d, d, false));
+    t_query_ = register_module("t_query", linear(d, d, false));
+    t_key_ = register_module("t_key", linear(d, d, false));
+    // Eq. 4 layers Z = ELU(W_e X W), no bias (D11).
+    v_mean_ = register_module("v_mean", linear(d, d, false));    // W_1^v
+    v_sigma_ = register_module("v_sigma", linear(d, d, false));  // W_2^v
+    t_layer_ = register_module("t_layer", linear(d, d, false));  // W^t
+    t_sigma_ = register_module("t_sigma", linear(d, d, false));  // D17: sigma^t as for images
+    // Eq. 5, shared over the m steps (D14): W_a; [W_r; W_U; W_z] with [b_r; b_u; b_z]; [F_r; F_U]; F_z.
+    ggnn_message_ = register_module("ggnn_message", linear(d, d, false));
+    ggnn_input_ = register_module("ggnn_input", linear(d, 3 * d, true));
+    ggnn_gates_ = register_module("ggnn_gates", linear(d, 2 * d, false));
+    ggnn_candidate_ = register_module("ggnn_candidate", linear(d, d, false));
+    // Eq. 14 FCs (one per direction, D22) and the linear+sigmoid decoders.
+    v_fc_ = register_module("v_fc", linear(2 * d, d, true));
+    t_fc_ = register_module("t_fc", linear(2 * d, d, true));
+    v_decoder_ = register_module("v_decoder", linear(d, d, true));
+    t_decoder_ = register_module("t_decoder", linear(d, d, true));
+  }
+
+  std::string name() const override { return "algr"; }
+
+  // Row-wise softmax of LeakyReLU(q_i . k_j) over present nodes (Eqs. 1-2).
+  // W_e = S o A with A all ones and row-normalised, renormalised so each row
+  // sums to 1 ("normalized edge weight matrix"), which leaves W_e = S (D6, D7).
+  // No 1/sqrt(d) scaling: the paper has none (D5).
+  torch::Tensor edge_weights(torch::nn::Linear query, torch::nn::Linear key, const torch::Tensor& x,
+                             const torch::Tensor& mask) {
+    auto scores = torch::leaky_relu(query->forward(x).matmul(key->forward(x).transpose(-1, -2)), slope_);
+    return masked_softmax(scores, mask);
+  }
+
+  // Eq. 4 on a batch of graphs (B, N, N) x (B, N, d).
+  static torch::Tensor sa_layer(const torch::Tensor& edges, const torch::Tensor& x, torch::nn::Linear w) {
+    return torch::elu(edges.matmul(w->forward(x)));
+  }
+
+  // sigma = ELU(W_e Z W_2) + 1: the paper's ELU output shifted into (0, inf)
+  // so it can serve as a standard deviation; 1 (the prior's) at zero input (D9).
+  static torch::Tensor sigma_layer(const torch::Tensor& edges, const torch::Tensor& mean, torch::nn::Linear w) {
+    return sa_layer(edges, mean, w) + (1.0 + kSigmaFloor);
+  }
+
+  // Eq. 5, m steps of a GRU-style update whose message a = W_e Z W_a uses the
+  // learned edge weights rather than the uniform A^t (D15).
+  torch::Tensor ggnn(torch::Tensor z, const torch::Tensor& edges) {
+    for (int64_t step = 0; step < ggnn_steps_; ++step) {
+      auto a = edges.matmul(ggnn_message_->forward(z));
+      auto in = ggnn_input_->forward(a).chunk(3, -1);
+      auto hidden = ggnn_gates_->forward(z).chunk(2, -1);
+      auto reset = torch::sigmoid(in[0] + hidden[0]);
+      auto update = torch::sigmoid(in[1] + hidden[1]);
+      auto candidate = torch::tanh(in[2] + ggnn_candidate_->forward(reset * z));  // D13: F_z (r o Z) + b_z
+      z = candidate * update + z * (1 - update);
+    }
+    return z;
+  }
+
+  // CAMERA-style inputs (D1, D3): projected regions / BiGRU words, l2-normalised.
+  Graph visual(const ImageBatch& batch) {
+    Graph g;
+    g.nodes = l2norm(images_->forward(batch.features));
+    g.mask = batch.region_mask;
+    g.edges = edge_weights(v_query_, v_key_, g.nodes, g.mask);
+    g.mean = sa_layer(g.edges, g.nodes, v_mean_);
+    return g;
+  }
+
+  Graph textual(const CaptionBatch& batch) {
+    Graph g;
+    g.nodes = l2norm(words_->forward(batch.tokens, batch.lengths).words);
+    g.mask = batch.word_mask();
+    g.edges = edge_weights(t_query_, t_key_, g.nodes, g.mask);
+    g.mean = ggnn(sa_layer(g.edges, g.nodes, t_layer_), g.edges);
+    return g;
+  }
+
+  // Eq. 12: e = readout(mean), the average over present nodes (D27).
+  static torch::Tensor readout(const Graph& g) { return masked_mean(g.mean, g.mask); }
+
+  Encoding encode_images(const ImageBatch& batch) override {
+    Encoding e;
+    e["emb"] = l2norm(readout(visual(batch.to(device()))));
+    return e;
+  }
+
+  Encoding encode_captions(const CaptionBatch& batch) override {
+    Encoding e;
+    e["emb"] = l2norm(readout(textual(batch.to(device()))));
+    return e;
+  }
+
+  // Cosine of the readouts (Eq. 12's S): one GEMM per block.
+  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
+    const auto& img = images.at("emb");
+    return img.matmul(captions.at("emb").to(img.device()).t());
+  }
+
+  bool embedding_scores() const override { return true; }
+  torch::Tensor global_embedding(const Encoding& encoding, bool) const override { return encoding.at("emb"); }
+
+  void on_step(int64_t, int epoch) override { epoch_ = epoch; }
+
+  LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
+    const Graph v = visual(images.to(device())), t = textual(captions.to(device()));
+    const auto ev = readout(v), et = readout(t);
+    LossOutput out;
+
+    // Eq. 15 on the B x B cosine matrix, hardest negatives, summed (D30).
+    // Another caption of the same image is no negative (D31).
+    auto scores = l2norm(ev).matmul(l2norm(et).t());
+    if (images.size() == scores.size(0)) {
+      auto ids = torch::tensor(images.ids, torch::kInt64).to(scores.device());
+      auto eye = torch::eye(ids.size(0), ids.options().dtype(torch::kBool));
+      scores = scores.masked_fill(ids.unsqueeze(1).eq(ids.unsqueeze(0)).logical_and(eye.logical_not()), -2.0);
+    }
+    auto rank = triplet_loss(scores, cfg_get<double>(config_, "margin"), cfg_get<bool>(config_, "max_violation"));
+    out.terms["rank"] = rank.item<double>();
+    const double lambda = algr::lambda_at(config_, epoch_);
+    out.terms["lambda"] = lambda;
+    // Phase 1 (D35): the ranking loss alone; the VAE branch is not run.
+    if (epoch_ < cfg_get<int>(config_, "phase1_epochs")) {
+      out.total = rank;
+      return out;
+    }
+
+    // Eqs. 6-7: sigma from a second SA-GNN layer on the mean (D8), sampled
+    // only in training from torch's generator; the mean at evaluation (D19).
+    const auto sv = sigma_layer(v.edges, v.mean, v_sigma_), st = sigma_layer(t.edges, t.mean, t_sigma_);
+    auto zv = v.mean, zt = t.mean;
+    if (is_training()) {
+      zv = zv + sv * torch::randn_like(sv);
+      zt = zt + st * torch::randn_like(st);
+    }
+    // Eq. 14 on the B matched pairs (D25): row softmax over the other graph's
+    // present nodes, aggregation by matrix product (D20), no scaling (D23).
+    auto to_v = masked_softmax(zv.bmm(zt.transpose(1, 2)), t.mask).bmm(zt);
+    auto to_t = masked_softmax(zt.bmm(zv.transpose(1, 2)), v.mask).bmm(zv);
+    auto tilde_v = v_fc_->forward(torch::cat({to_v, zv}, -1));  // no activation (D24)
+    auto tilde_t = t_fc_->forward(torch::cat({to_t, zt}, -1));
+    // Eqs. 8-9: Smooth-L1 (beta 1) between sigmoid decoders and the nodes,
+    // mapped from the l2-normalised range [-1, 1] into the sigmoid's (0, 1)
+    // by (x + 1) / 2 (D26); the targets keep their gradient (D28).
+    auto reconstruction = [](const torch::Tensor& decoded, const Graph& g) {
+      auto diff = torch::smooth_l1_loss(torch::sigmoid(decoded), (g.nodes + 1) / 2, at::Reduction::None, 1.0);
+      return graph_mean(diff, g.mask).sum();
+    };
+    auto recon_v = reconstruction(v_decoder_->forward(tilde_v), v);
+    auto recon_t = reconstruction(t_decoder_->forward(tilde_t), t);
+    // Eq. 11: KL(N(Z, sigma^2) || N(0, I)) in closed form (D29).
+    auto kl = [](const torch::Tensor& mean, const torch::Tensor& sigma, const torch::Tensor& mask) {
+      auto per_element = 0.5 * (mean.pow(2) + sigma.pow(2) - 2 * sigma.log() - 1);
+      return graph_mean(per_element, mask).sum();
+    };
+    auto kl_v = kl(v.mean, sv, v.mask), kl_t = kl(t.mean, st, t.mask);
+    // Eq. 13: closed-form 2-Wasserstein distance of the matched pair's readout
+    // Gaussians, summed over the batch like L_rank (D33).
+    auto wd = ((ev - et).pow(2).sum(-1) + (masked_mean(sv, v.mask) - masked_mean(st, t.mask)).pow(2).sum(-1) + 1e-12)
+                  .sqrt()
+                  .sum();
+    auto graph_vae = recon_v + recon_t + kl_v + kl_t;  // Eq. 10
+    out.total = lambda * graph_vae + wd + rank;        // Eq. 16
+    out.terms["recon_v"] = recon_v.item<double>();
+    out.terms["recon_t"] = recon_t.item<double>();
+    out.terms["kl_v"] = kl_v.item<double>();
+    out.terms["kl_t"] = kl_t.item<double>();
+    out.terms["wd"] = wd.item<double>();
+    return out;
+  }
+
+  double slope_ = 0.01;
+  int64_t ggnn_steps_ = 0;
+  int epoch_ = 0;  // set by on_step(); the schedule is a function of the epoch, so resuming needs no state
+  RegionProjection images_{nullptr};
+  WordEncoder words_{nullptr};
+  torch::nn::Linear v_query_{nullptr}, v_key_{nullptr}, t_query_{nullptr}, t_key_{nullptr};
+  torch::nn::Linear v_mean_{nullptr}, v_sigma_{nullptr}, t_layer_{nullptr}, t_sigma_{nullptr};
+  torch::nn::Linear ggnn_message_{nullptr}, ggnn_input_{nullptr}, ggnn_gates_{nullptr}, ggnn_candidate_{nullptr};
+  torch::nn::Linear v_fc_{nullptr}, t_fc_{nullptr}, v_decoder_{nullptr}, t_decoder_{nullptr};
+};
+
+Config algr_preset(const std::string& preset) {
+  Config cfg = base_preset(preset);
+  cfg["leaky_slope"] = 0.01;   // D5: LibTorch's LeakyReLU default
+  cfg["ggnn_steps"] = 2;       // D12: m, not given
+  cfg["lambda_start"] = 1e-3;  // Sec. III-C
+  cfg["lambda_end"] = 0.5;     // D37: the annealing target of Sec. III-C, not Sec. IV-B's 1
+  if (preset == "paper") {
+    // Sec. IV-B: 2048-d features, latents and hidden states, Adam lr 1e-4,
+    // batch 128, margin 0.2. Unstated schedule from CAMERA's Flickr30K run
+    // (30 epochs, lr / 10 at epoch 10, clip 2.0; D38-D40).
+    cfg["embed_size"] = 2048;
+    cfg["feature_dim"] = 2048;
+    cfg["lr"] = 1e-4;
+    cfg["epochs"] = 30;
+    cfg["lr_update"] = 10;
+    cfg["phase1_epochs"] = 2;     // D36
+    cfg["lambda_ramp_end"] = 15;  // "until epoch 15 in Flickr30K"
+  } else {
+    // Small world: embed 256 from the cpu base; the ramp scaled to 12 epochs.
+    cfg["phase1_epochs"] = 1;
+    cfg["lambda_ramp_end"] = 6;
+  }
+  return cfg;
+}
+
+const bool kRegistered = register_matcher(
+    {"algr", "ALGR: attention-weighted graph VAEs, cross-attended reconstruction, cosine of mean readouts", algr_preset,
+     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<Algr>(config, vocab); }});
+
+}  // namespace
+
+namespace algr {
+
+double lambda_at(const Config& config, int epoch) {
+  const int phase1 = cfg_get<int>(config, "phase1_epochs");
+  if (epoch < phase1) return 0.0;
+  const double start = cfg_get<double>(config, "lambda_start"), end = cfg_get<double>(config, "lambda_end");
+  // D37: geometric in the epoch, so the 1e-3 start matters (a linear ramp
+  // would pass 1e-3 within its first step); constant once reached.
+  const int last = cfg_get<int>(config, "lambda_ramp_end") - 1;  // 0-based epoch where lambda_end holds
+  if (last <= phase1 || start <= 0) return end;
+  const double progress = std::min(1.0, double(epoch - phase1) / double(last - phase1));
+  return start * std::pow(end / start, progress);
+}
+
+double reference_score(Matcher& matcher, const torch::Tensor& regions, const torch::Tensor& tokens) {
+  auto* model = dynamic_cast<Algr*>(&matcher);
+  if (!model) fail("algr::reference_score needs an algr model, not '", matcher.name(), "'");
+  torch::NoGradGuard no_grad;
+  const auto dev = model->device();
+  const double slope = model->slope_;
+  // Eq. 1: S = softmax_row(LeakyReLU((X W_q)(X W_k)^T)); W_e = S.
+  auto edges = [slope](const torch::Tensor& x, torch::nn::Linear q, torch::nn::Linear k) {
+    return torch::softmax(
+        torch::leaky_relu(torch::mm(torch::mm(x, q->weight.t()), torch::mm(x, k->weight.t()).t()), slope), 1);
+  };
+  // Image: X^v, then Z^v = ELU(W_e X W_1), e^v = mean over nodes.
+  auto xv = l2norm(model->images_->forward(regions.to(dev)));
+  auto zv = torch::elu(torch::mm(edges(xv, model->v_query_, model->v_key_), torch::mm(xv, model->v_mean_->weight.t())));
+  auto ev = zv.mean(0);
+  // Caption: X^t, Z_1^{t(0)} = ELU(W_e X W^t), m GGNN steps written out gate by gate.
+  const int64_t len = tokens.size(0), d = xv.size(1);
+  auto words = model->words_->forward(tokens.to(dev).unsqueeze(0), torch::tensor({len}, torch::kInt64)).words[0];
+  auto xt = l2norm(words);
+  auto we = edges(xt, model->t_query_, model->t_key_);
+  auto z = torch::elu(torch::mm(we, torch::mm(xt, model->t_layer_->weight.t())));
+  const auto& w_in = model->ggnn_input_->weight;
+  const auto& b_in = model->ggnn_input_->bias;
+  const auto& f_gates = model->ggnn_gates_->weight;
+  auto block = [d](const torch::Tensor& w, int64_t i) { return w.slice(0, i * d, (i + 1) * d); };
+  for (int64_t step = 0; step < model->ggnn_steps_; ++step) {
+    auto a = torch::mm(we, torch::mm(z, model->ggnn_message_->weight.t()));
+    auto r = torch::sigmoid(torch::mm(a, block(w_in, 0).t()) + torch::mm(z, block(f_gates, 0).t()) + block(b_in, 0));
+    auto u = torch::sigmoid(torch::mm(a, block(w_in, 1).t()) + torch::mm(z, block(f_gates, 1).t()) + block(b_in, 1));
+    auto cand = torch::tanh(torch::mm(a, block(w_in, 2).t()) + torch::mm(r * z, model->ggnn_candidate_->weight.t()) +
+                            block(b_in, 2));
+    z = cand * u + z * (1 - u);
+  }
+  auto et = z.mean(0);
+  return (torch::dot(ev, et) / (ev.norm() * et.norm())).item<double>();
+}
+
+}  // namespace algr
+}  // namespace sm
