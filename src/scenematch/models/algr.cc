@@ -32,7 +32,8 @@ torch::Tensor graph_mean(const torch::Tensor& x, const torch::Tensor& mask) {
   return masked_mean(x.mean(-1, /*keepdim=*/true), mask).squeeze(-1);
 }
 
-// Softmax over the other graph's (or the same graph's) present nodes only.
+// Softmax over the present nodes only: padding words and absent regions get
+// zero weight and so never reach a present node (D7).
 torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& column_mask) {
   return torch::softmax(scores.masked_fill(~column_mask.unsqueeze(-2), -std::numeric_limits<float>::infinity()), -1);
 }
@@ -78,7 +79,7 @@ class Algr : public Matcher {
 
   // Row-wise softmax of LeakyReLU(q_i . k_j) over present nodes (Eqs. 1-2).
   // W_e = S o A with A all ones and row-normalised, renormalised so each row
-  // sums to 1 ("normalized edge weight matrix"), which leaves W_e = S (D6, D7).
+  // sums to 1 ("normalized edge weight matrix"), which leaves W_e = S (D6).
   // No 1/sqrt(d) scaling: the paper has none (D5).
   torch::Tensor edge_weights(torch::nn::Linear query, torch::nn::Linear key, const torch::Tensor& x,
                              const torch::Tensor& mask) {
@@ -180,7 +181,8 @@ class Algr : public Matcher {
       return out;
     }
 
-    // Eqs. 6-7: sigma from a second SA-GNN layer on the mean (D8), sampled
+    // Eqs. 6-7: sigma from a second SA-GNN layer on the mean over the same edges (D8,
+    // D16), one N(0, 1) draw per node and dimension (D18), sampled
     // only in training from torch's generator; the mean at evaluation (D19).
     const auto sv = sigma_layer(v.edges, v.mean, v_sigma_), st = sigma_layer(t.edges, t.mean, t_sigma_);
     auto zv = v.mean, zt = t.mean;
@@ -188,7 +190,7 @@ class Algr : public Matcher {
       zv = zv + sv * torch::randn_like(sv);
       zt = zt + st * torch::randn_like(st);
     }
-    // Eq. 14 on the B matched pairs (D25): row softmax over the other graph's
+    // Eq. 14 on the B matched pairs (D25): row softmax (D21) over the other graph's
     // present nodes, aggregation by matrix product (D20), no scaling (D23).
     auto to_v = masked_softmax(zv.bmm(zt.transpose(1, 2)), t.mask).bmm(zt);
     auto to_t = masked_softmax(zt.bmm(zv.transpose(1, 2)), v.mask).bmm(zv);
@@ -244,7 +246,7 @@ Config algr_preset(const std::string& preset) {
   if (preset == "paper") {
     // Sec. IV-B: 2048-d features, latents and hidden states, Adam lr 1e-4,
     // batch 128, margin 0.2. Unstated schedule from CAMERA's Flickr30K run
-    // (30 epochs, lr / 10 at epoch 10, clip 2.0; D38-D40).
+    // (30 epochs, lr / 10 at epoch 10, clip 2.0; D34, D38, D39).
     cfg["embed_size"] = 2048;
     cfg["feature_dim"] = 2048;
     cfg["lr"] = 1e-4;
