@@ -21,7 +21,7 @@ Config small_config(const std::string& graph, const std::string& attention = "cl
   Config c = matcher_preset("gsmn", "cpu");
   c["embed_size"] = 32;
   c["word_dim"] = 16;
-  c["img_dim"] = kFeatures;
+  c["feature_dim"] = kFeatures;
   c["num_blocks"] = 4;
   c["gcn_kernels"] = 3;
   c["gcn_kernel_dim"] = 5;
@@ -140,6 +140,18 @@ TEST(Gsmn, ChunkedScoringEqualsSmallBlocks) {
       EXPECT_TRUE(torch::allclose(full.slice(0, i0, i0 + 3).slice(1, c0, c0 + 4), block, 1e-5, 1e-6));
     }
   EXPECT_NEAR(full[5][100].item<double>(), gsmn_pair_score(*m, images, 5, captions, 100).item<double>(), 1e-5);
+}
+
+TEST(Gsmn, TrainingPathEqualsInferencePath) {
+  // With autograd on, score() takes the tensor path instead of the fused kernels.
+  auto m = make(small_config("sparse"));
+  auto images = random_images(5, 16);
+  auto captions = random_captions(9, 17);
+  auto with_grad = m->score(m->encode_images(images), m->encode_captions(captions));
+  ASSERT_TRUE(with_grad.requires_grad());
+  torch::NoGradGuard g;
+  auto inference = m->score(m->encode_images(images), m->encode_captions(captions));
+  EXPECT_TRUE(torch::allclose(with_grad, inference, 1e-5, 1e-6));
 }
 
 TEST(Gsmn, PaddingAndAbsentRegionsAreIrrelevant) {

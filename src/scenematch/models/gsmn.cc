@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "scenematch/models/layers.h"
 
@@ -30,6 +31,93 @@ constexpr float kMaskedLogit = -1e30f;  // finite, so a fully masked row never g
 // absent regions), where d sqrt(x)/dx at 0 would turn the backward pass to NaN.
 torch::Tensor l2norm_padded(const torch::Tensor& x, int64_t dim) {
   return x / (x.pow(2).sum(dim, /*keepdim=*/true).clamp_min(1e-30).sqrt() + 1e-8);
+}
+
+// torch::bmm, but one GEMM call per batch item on the CPU: LibTorch 1.13's CPU
+// bmm runs about 10x below that at this model's shapes (measured: 9 vs 84
+// GFLOP/s for 16 x (600x64 @ 64x432) on one thread). `out`, when given, is a
+// contiguous buffer of at least n*M*N elements to write into.
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& out_buffer = {}) {
+  if (!a.device().is_cpu()) return torch::bmm(a, b);
+  const int64_t n = a.size(0);
+  if (torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad())) {
+    std::vector<torch::Tensor> items;
+    items.reserve(n);
+    for (int64_t i = 0; i < n; ++i) items.push_back(torch::mm(a[i], b[i]));
+    return torch::stack(items);
+  }
+  auto out = out_buffer.defined() ? out_buffer.narrow(0, 0, n * a.size(1) * b.size(2)).view({n, a.size(1), b.size(2)})
+                                  : torch::empty({n, a.size(1), b.size(2)}, a.options());
+  for (int64_t i = 0; i < n; ++i) {
+    auto item = out[i];
+    torch::mm_out(item, a[i], b[i]);
+  }
+  return out;
+}
+
+// Fused inference kernels for Eq. 4's block cosines (no autograd; training
+// takes the equivalent tensor path in score_chunk). Layouts, t blocks:
+//   p (t, Bc*L, Bi*R) block products, a (Bc*L, Bi*R) attention,
+//   m_t2i (Bi, Bc*L, t*R) = A_t2i G, m_i2t (Bc, Bi*R, t*L) = A_i2t^T H.
+float block_cosine(float dot, float n2a, float n2b) {
+  return dot / std::sqrt(std::max(n2a * n2b, float(kCosEps * kCosEps)));
+}
+
+// x (Bc, L, Bi, t): word w of caption c against its attended region vector in image i.
+void block_cosines_t2i(const torch::Tensor& p, const torch::Tensor& a, const torch::Tensor& m,
+                       const torch::Tensor& u_norm2, torch::Tensor& x) {
+  const int64_t t = p.size(0), words = p.size(1), bi = m.size(0), R = a.size(-1);
+  const float *pp = p.data_ptr<float>(), *pa = a.data_ptr<float>(), *pm = m.data_ptr<float>();
+  const float* pu = u_norm2.data_ptr<float>();
+  float* px = x.data_ptr<float>();
+  at::parallel_for(0, words, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dot(t), c2(t);
+    for (int64_t cw = begin; cw < end; ++cw)
+      for (int64_t i = 0; i < bi; ++i) {
+        const float* arow = pa + (cw * bi + i) * R;
+        const float* mrow = pm + (i * words + cw) * t * R;
+        const float* prow = pp + cw * bi * R + i * R;
+        std::fill(dot.begin(), dot.end(), 0.f);
+        std::fill(c2.begin(), c2.end(), 0.f);
+        for (int64_t r = 0; r < R; ++r)  // blocks innermost: t independent sums
+          for (int64_t b = 0; b < t; ++b) {
+            dot[b] += prow[b * words * bi * R + r] * arow[r];
+            c2[b] += mrow[b * R + r] * arow[r];
+          }
+        for (int64_t b = 0; b < t; ++b) px[(cw * bi + i) * t + b] = block_cosine(dot[b], pu[cw * t + b], c2[b]);
+      }
+  });
+}
+
+// x (Bi, R, Bc, t): region r of image i against its attended word vector in caption c.
+void block_cosines_i2t(const torch::Tensor& p, const torch::Tensor& a, const torch::Tensor& a_t, const torch::Tensor& m,
+                       const torch::Tensor& v_norm2, torch::Tensor& x) {
+  const int64_t t = p.size(0), bc = a_t.size(0), nodes = a_t.size(1), L = a_t.size(2);
+  const float *pp = p.data_ptr<float>(), *pa = a.data_ptr<float>(), *pat = a_t.data_ptr<float>();
+  const float *pm = m.data_ptr<float>(), *pv = v_norm2.data_ptr<float>();
+  float* px = x.data_ptr<float>();
+  at::parallel_for(0, bc, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dot(t * nodes), c2(t);
+    for (int64_t c = begin; c < end; ++c) {
+      std::fill(dot.begin(), dot.end(), 0.f);
+      for (int64_t b = 0; b < t; ++b)
+        for (int64_t w = 0; w < L; ++w) {
+          const float* prow = pp + (b * bc * L + c * L + w) * nodes;
+          const float* arow = pa + (c * L + w) * nodes;
+          float* drow = dot.data() + b * nodes;
+          for (int64_t j = 0; j < nodes; ++j) drow[j] += prow[j] * arow[j];
+        }
+      for (int64_t j = 0; j < nodes; ++j) {
+        const float* mrow = pm + (c * nodes + j) * t * L;
+        const float* arow = pat + (c * nodes + j) * L;
+        std::fill(c2.begin(), c2.end(), 0.f);
+        for (int64_t w = 0; w < L; ++w)
+          for (int64_t b = 0; b < t; ++b) c2[b] += mrow[b * L + w] * arow[w];
+        for (int64_t b = 0; b < t; ++b)
+          px[(j * bc + c) * t + b] = block_cosine(dot[b * nodes + j], pv[j * t + b], c2[b]);
+      }
+    }
+  });
 }
 
 // weight_norm(Linear) as in the released score head: w = g * v / |v| per output unit.
@@ -67,6 +155,12 @@ struct TextSide {
   torch::Tensor mask;    // (Nc, L)
   torch::Tensor graph;   // (Nc, L, L) text edge weights W_e
 };
+// Buffers that every chunk of one inference score() call reuses for its three
+// largest intermediates: allocating them afresh per chunk costs more in page
+// faults than the GEMMs that fill them.
+struct Scratch {
+  torch::Tensor products, t2i_quadratic, i2t_quadratic;
+};
 struct VisualSide {
   torch::Tensor blocks;  // (t, d/t, Ni*R) region vectors, block-major and transposed
   torch::Tensor gram;    // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
@@ -100,7 +194,7 @@ class GsmnMatcher : public Matcher {
 
     int64_t mlp_hidden = cfg_get<int64_t>(config, "mlp_hidden", 32);
     words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config, "word_dim"), embed_size_));
-    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "img_dim"), embed_size_));
+    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "feature_dim", 2048), embed_size_));
     // Textual graph: every kernel uses the same W_e(i, j), so the K kernels of
     // Eq. 6 stack into one t -> K*o map (A.11-3). Biases: A.11-4.
     text_gcn_ = register_module(
@@ -155,7 +249,7 @@ class GsmnMatcher : public Matcher {
     auto hidden = words_->forward(tokens, lengths).words;
     auto u = l2norm_padded(hidden, -1) * mask.unsqueeze(-1).to(hidden.dtype());  // A.11-7
     // Eq. 1: S = row softmax of lambda U U^T over the caption's own words.
-    auto logits = (lambda_ * torch::bmm(u, u.transpose(1, 2))).masked_fill(~mask.unsqueeze(1), kMaskedLogit);
+    auto logits = (lambda_ * batched_matmul(u, u.transpose(1, 2))).masked_fill(~mask.unsqueeze(1), kMaskedLogit);
     auto pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).to(u.dtype());
     auto s = torch::softmax(logits, -1) * pair_mask;
     torch::Tensor weights;
@@ -181,18 +275,25 @@ class GsmnMatcher : public Matcher {
     int64_t ni = images.size(), nc = captions.size();
     int64_t regions = vis.mask.size(1), words = txt.mask.size(1);
     // Chunks keep the (t, Bc*L, Bi*R) intermediates near kChunkFloats.
-    constexpr int64_t kChunkFloats = int64_t(1) << 22;
+    constexpr int64_t kChunkFloats = int64_t(1) << 20;  // 4 MB per intermediate: measured best of 2^18..2^22
     int64_t per_pair = std::max<int64_t>(1, regions * words * blocks_);
     int64_t pairs = std::max<int64_t>(1, kChunkFloats / per_pair);
     int64_t image_chunk = std::min<int64_t>(ni, std::max<int64_t>(1, int64_t(std::sqrt(double(pairs) / 4))));
     int64_t caption_chunk = std::min<int64_t>(nc, std::max<int64_t>(1, pairs / image_chunk));
+    std::optional<Scratch> scratch;
+    if (!(torch::GradMode::is_enabled() && (vis.blocks.requires_grad() || txt.blocks.requires_grad()))) {
+      int64_t floats = image_chunk * regions * caption_chunk * words * blocks_;
+      auto options = vis.blocks.options();
+      scratch =
+          Scratch{torch::empty({floats}, options), torch::empty({floats}, options), torch::empty({floats}, options)};
+    }
     std::vector<torch::Tensor> rows;
     for (int64_t i0 = 0; i0 < ni; i0 += image_chunk) {
       int64_t i1 = std::min(ni, i0 + image_chunk);
       std::vector<torch::Tensor> cols;
       for (int64_t c0 = 0; c0 < nc; c0 += caption_chunk) {
         int64_t c1 = std::min(nc, c0 + caption_chunk);
-        cols.push_back(score_chunk(vis, i0, i1, txt, c0, c1));
+        cols.push_back(score_chunk(vis, i0, i1, txt, c0, c1, scratch ? &*scratch : nullptr));
       }
       rows.push_back(torch::cat(cols, 1));
     }
@@ -276,7 +377,7 @@ class GsmnMatcher : public Matcher {
     s.blocks = ub.permute({2, 0, 1, 3}).reshape({blocks_, nc * len, db});
     auto gram = torch::matmul(ub.permute({0, 2, 1, 3}), ub.permute({0, 2, 3, 1}));  // (Nc, t, L, L)
     s.gram = gram.permute({0, 2, 1, 3}).reshape({nc, len, blocks_ * len});
-    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2);  // (Nc, L, t)
+    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Nc, L, t)
     s.mask = captions.at("word_mask");
     s.graph = captions.at("graph");
     return s;
@@ -290,7 +391,7 @@ class GsmnMatcher : public Matcher {
     s.blocks = vb.permute({2, 3, 0, 1}).reshape({blocks_, db, ni * regions});
     auto gram = torch::matmul(vb.permute({0, 2, 1, 3}), vb.permute({0, 2, 3, 1}));  // (Ni, t, R, R)
     s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions});
-    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2);  // (Ni, R, t)
+    s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Ni, R, t)
     s.mask = images.at("region_mask");
     s.graph = images.at("graph").reshape({ni, kernels_ * regions, regions});
     return s;
@@ -298,16 +399,16 @@ class GsmnMatcher : public Matcher {
 
   // (Bi, Bc) scores of images [i0, i1) with captions [c0, c1).
   torch::Tensor score_chunk(const VisualSide& vis_all, int64_t i0, int64_t i1, const TextSide& txt_all, int64_t c0,
-                            int64_t c1) {
+                            int64_t c1, const Scratch* scratch) {
     const int64_t t = blocks_, bi = i1 - i0, bc = c1 - c0;
     const int64_t R = vis_all.mask.size(1), L = txt_all.mask.size(1);
     auto vmask = vis_all.mask.slice(0, i0, i1);  // (Bi, R)
     auto wmask = txt_all.mask.slice(0, c0, c1);  // (Bc, L)
 
     // Word-region products per block, and their sum S (shared by Eqs. 3 and 5).
-    auto p = torch::bmm(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R))
-                 .view({t, bc, L, bi, R});
-    auto s = p.sum(0);  // (Bc, L, Bi, R)
+    auto p = batched_matmul(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R),
+                            scratch ? scratch->products : torch::Tensor());
+    auto s = p.sum(0).view({bc, L, bi, R});
     torch::Tensor t2i_logits = s, i2t_logits = s;
     if (clipped_attention_) {
       // Released code (SCAN's clipped l2norm): LeakyReLU, then L2 over the query axis.
@@ -321,29 +422,38 @@ class GsmnMatcher : public Matcher {
 
     // Eq. 4 without forming the attended vectors: dot products from P, squared
     // norms as quadratic forms of the attention rows with the Gram matrices.
-    auto dot_t2i = (p * a_t2i).sum(4);  // (t, Bc, L, Bi)
-    auto dot_i2t = (p * a_i2t).sum(2);  // (t, Bc, Bi, R)
     auto a_t2i_by_image = a_t2i.permute({2, 0, 1, 3}).reshape({bi, bc * L, R});
-    auto c2_t2i = (torch::bmm(a_t2i_by_image, vis_all.gram.slice(0, i0, i1)).view({bi, bc * L, t, R}) *
-                   a_t2i_by_image.unsqueeze(2))
-                      .sum(3)
-                      .view({bi, bc, L, t});
-    auto a_i2t_by_caption = a_i2t.reshape({bc, L, bi * R}).transpose(1, 2);  // (Bc, Bi*R, L)
-    auto c2_i2t = (torch::bmm(a_i2t_by_caption, txt_all.gram.slice(0, c0, c1)).view({bc, bi * R, t, L}) *
-                   a_i2t_by_caption.unsqueeze(2))
-                      .sum(3)
-                      .view({bc, bi, R, t});
-    auto cosine = [](const torch::Tensor& dot, const torch::Tensor& n2a, const torch::Tensor& n2b) {
-      return dot / (n2a * n2b).clamp_min(kCosEps * kCosEps).sqrt();  // torch.cosine_similarity's formula
-    };
+    auto m_t2i = batched_matmul(a_t2i_by_image, vis_all.gram.slice(0, i0, i1),
+                                scratch ? scratch->t2i_quadratic : torch::Tensor());  // (Bi, Bc*L, t*R)
+    auto a_i2t_by_caption = a_i2t.reshape({bc, L, bi * R}).transpose(1, 2).contiguous();
+    auto m_i2t = batched_matmul(a_i2t_by_caption, txt_all.gram.slice(0, c0, c1),
+                                scratch ? scratch->i2t_quadratic : torch::Tensor());  // (Bc, Bi*R, t*L)
+    auto u_norm2 = txt_all.norm2.slice(0, c0, c1), v_norm2 = vis_all.norm2.slice(0, i0, i1);
     // Matching vectors in the layouts the graph convolutions want.
-    auto x_t = cosine(dot_t2i.permute({1, 2, 3, 0}), txt_all.norm2.slice(0, c0, c1).unsqueeze(2),
-                      c2_t2i.permute({1, 2, 0, 3}));  // (Bc, L, Bi, t)
-    auto x_v = cosine(dot_i2t.permute({2, 3, 1, 0}), vis_all.norm2.slice(0, i0, i1).unsqueeze(2),
-                      c2_i2t.permute({1, 2, 0, 3}));  // (Bi, R, Bc, t)
+    torch::Tensor x_t, x_v;  // (Bc, L, Bi, t) and (Bi, R, Bc, t)
+    if (scratch && p.device().is_cpu() && p.scalar_type() == torch::kFloat) {
+      x_t = torch::empty({bc, L, bi, t}, p.options());
+      x_v = torch::empty({bi, R, bc, t}, p.options());
+      block_cosines_t2i(p, a_t2i, m_t2i, u_norm2.contiguous(), x_t);
+      block_cosines_i2t(p, a_i2t, a_i2t_by_caption, m_i2t, v_norm2.contiguous(), x_v);
+    } else {
+      auto cosine = [](const torch::Tensor& dot, const torch::Tensor& n2a, const torch::Tensor& n2b) {
+        return dot / (n2a * n2b).clamp_min(kCosEps * kCosEps).sqrt();  // torch.cosine_similarity's formula
+      };
+      auto p5 = p.view({t, bc, L, bi, R});
+      std::vector<torch::Tensor> dot_t2i, dot_i2t;
+      for (int64_t b = 0; b < t; ++b) {
+        dot_t2i.push_back((p5[b] * a_t2i).sum(3));  // (Bc, L, Bi)
+        dot_i2t.push_back((p5[b] * a_i2t).sum(1));  // (Bc, Bi, R)
+      }
+      auto c2_t2i = torch::matmul(m_t2i.view({bi, bc * L, t, R}), a_t2i_by_image.unsqueeze(3)).view({bi, bc, L, t});
+      auto c2_i2t = torch::matmul(m_i2t.view({bc, bi * R, t, L}), a_i2t_by_caption.unsqueeze(3)).view({bc, bi, R, t});
+      x_t = cosine(torch::stack(dot_t2i, 3), u_norm2.unsqueeze(2), c2_t2i.permute({1, 2, 0, 3}));
+      x_v = cosine(torch::stack(dot_i2t, 3).permute({1, 2, 0, 3}), v_norm2.unsqueeze(2), c2_i2t.permute({1, 2, 0, 3}));
+    }
 
     // Eq. 6 on the textual graph: sum_j W_e(i,j) x_j per caption, then the stacked kernels.
-    auto f_t = torch::bmm(txt_all.graph.slice(0, c0, c1), x_t.reshape({bc, L, bi * t})).view({bc, L, bi, t});
+    auto f_t = batched_matmul(txt_all.graph.slice(0, c0, c1), x_t.reshape({bc, L, bi * t})).view({bc, L, bi, t});
     auto node_t = text_head_->forward(gcn_activation(text_gcn_->forward(f_t)));  // (Bc, L, Bi)
     auto wmask_f = wmask.to(node_t.dtype()).unsqueeze(2);
     auto s_t2i = (node_t * wmask_f).sum(1) / wmask_f.sum(1);  // (Bc, Bi)
@@ -355,7 +465,7 @@ class GsmnMatcher : public Matcher {
     auto y_by_kernel = y.reshape({bi, R, bc, K, o}).permute({0, 3, 1, 2, 4}).reshape({bi * K, R, bc * o});
     auto w_v = vis_all.graph.slice(0, i0, i1).reshape({bi * K, R, R});
     auto f_v =
-        torch::bmm(w_v, y_by_kernel).view({bi, K, R, bc, o}).permute({0, 2, 3, 1, 4}).reshape({bi, R, bc, K * o});
+        batched_matmul(w_v, y_by_kernel).view({bi, K, R, bc, o}).permute({0, 2, 3, 1, 4}).reshape({bi, R, bc, K * o});
     auto node_v = visual_head_->forward(gcn_activation(f_v));  // (Bi, R, Bc)
     auto vmask_f = vmask.to(node_v.dtype()).unsqueeze(2);
     auto s_i2t = (node_v * vmask_f).sum(1) / vmask_f.sum(1);  // (Bi, Bc)
@@ -399,7 +509,7 @@ Config gsmn_preset(const std::string& preset) {
     // Flickr30K (Sec. 4.1, A.7): Adam, batch 64, lr 2e-4 divided by 10 after 15 of 30 epochs, lambda 20.
     c["embed_size"] = 1024;
     c["word_dim"] = 300;
-    c["img_dim"] = 2048;
+    c["feature_dim"] = 2048;  // the trainer sets it from the data
     c["batch_size"] = 64;
     c["lr"] = 2e-4;
     c["epochs"] = 30;
@@ -407,11 +517,10 @@ Config gsmn_preset(const std::string& preset) {
     c["lr_decay"] = 0.1;  // A.11-9
     c["lambda"] = 20.0;
   } else {
-    // Small synthetic world (F = 512): sizes and schedule measured to train in
+    // Small synthetic world: sizes and schedule measured to train in
     // under 30 minutes on 2 cores (docs/models/gsmn.md).
     c["embed_size"] = 256;
     c["word_dim"] = 128;
-    c["img_dim"] = 512;
     c["batch_size"] = 64;
     c["lr"] = 5e-4;
     c["epochs"] = 8;

@@ -1,0 +1,111 @@
+// Throughput of GSMN's score() at the paper's shapes: 36 regions, 12 words,
+// d = 1024, t = 16 blocks, 8 kernels of 4, MLP 32, on random encodings (the
+// scoring cost does not depend on the encoders).
+//   build/bench_gsmn [--threads=N] [benchmark flags]
+// FLOP per pair, as score() computes it (see gsmn.cc):
+//   block products P = U_b V_b^T          2 L R d              = 884,736
+//   |c|^2 quadratic forms, both ways      2 L R t (R + L)      = 663,552
+//   dot and quadratic-form reductions     4 * 2 L R t          =  55,296
+//   text graph: W_e x, W_k, MLP           2 L (L t + t Ko + Ko h + h)
+//   visual graph: W_k, kernels, MLP       2 R (t Ko + K R o + Ko h + h)
+// = 1,841,664 FLOP. Forming the attended vectors c = A V and A' U instead, as
+// the equations read, costs 2 L R d per direction plus the block cosines over d:
+// about 3.19 MFLOP per pair by the same count for the same scores.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "scenematch/core/runtime.h"
+#include "scenematch/models/layers.h"
+#include "scenematch/models/matcher.h"
+
+using namespace sm;
+
+namespace {
+
+constexpr int64_t kDim = 1024, kRegions = 36, kWords = 12, kBlocks = 16, kKernels = 8, kKernelDim = 4, kHidden = 32;
+constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
+constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
+constexpr double L = kWords, R = kRegions, t = kBlocks, Ko = kKernels * kKernelDim;
+constexpr double kFlopPerPair = 2 * L * R * kDim + 2 * L * R * t * (R + L) + 4 * 2 * L * R * t +
+                                2 * L * (L * t + t * Ko + Ko * kHidden + kHidden) +
+                                2 * R * (t * Ko + kKernels * R * kKernelDim + Ko * kHidden + kHidden);
+
+MatcherPtr make_model(const std::string& graph) {
+  Config cfg = matcher_preset("gsmn", "paper");
+  cfg["graph"] = graph;
+  std::vector<std::string> words;
+  for (int i = 2; i < 100; ++i) words.push_back("w" + std::to_string(i));
+  return make_matcher("gsmn", cfg, Vocab::build({words}, 1));
+}
+
+Encoding random_images(int64_t n) {
+  Encoding e;
+  e["regions"] = l2norm(torch::randn({n, kRegions, kDim}));
+  e["region_mask"] = torch::ones({n, kRegions}, torch::kBool);
+  e["graph"] = torch::softmax(torch::randn({n, kKernels, kRegions, kRegions}), -1);
+  return e;
+}
+
+Encoding random_captions(int64_t n) {
+  Encoding e;
+  e["words"] = l2norm(torch::randn({n, kWords, kDim}));
+  e["word_mask"] = torch::ones({n, kWords}, torch::kBool);
+  e["graph"] = torch::softmax(torch::randn({n, kWords, kWords}), -1);
+  return e;
+}
+
+void report(benchmark::State& state, double pairs) {
+  state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(pairs * kFlopPerPair / 1e9, benchmark::Counter::kIsRate);
+}
+
+// One block of the size evaluation scores at a time (dense graph; the sparse
+// one differs only in the edge weights the encoders produce).
+void BM_GsmnScoreBlock(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model("dense");
+  Encoding images = random_images(kImageBlock), captions = random_captions(kCaptionBlock);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
+  report(state, double(state.iterations()) * kImageBlock * kCaptionBlock);
+}
+BENCHMARK(BM_GsmnScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The whole 1,000 x 5,000 test matrix, block by block (several minutes).
+void BM_GsmnScoreTestMatrix(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model("dense");
+  Encoding images = random_images(kTestImages), captions = random_captions(kTestCaptions);
+  torch::NoGradGuard no_grad;
+  torch::Tensor out = torch::empty({kTestImages, kTestCaptions});
+  for (auto _ : state)
+    for (int64_t i = 0; i < kTestImages; i += kImageBlock)
+      for (int64_t c = 0; c < kTestCaptions; c += kCaptionBlock) {
+        const int64_t i1 = std::min(kTestImages, i + kImageBlock), c1 = std::min(kTestCaptions, c + kCaptionBlock);
+        out.slice(0, i, i1).slice(1, c, c1).copy_(model->score(images.slice(i, i1), captions.slice(c, c1)));
+      }
+  report(state, double(state.iterations()) * kTestImages * kTestCaptions);
+}
+BENCHMARK(BM_GsmnScoreTestMatrix)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_blas_kernels(argc, argv);
+  int threads = 2;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      threads = std::atoi(argv[i] + 10);
+    else
+      rest.push_back(argv[i]);
+  }
+  set_threads(threads);
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
