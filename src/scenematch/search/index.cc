@@ -14,7 +14,6 @@
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/core/runtime.h"
-#include "scenematch/data/tokenizer.h"
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
@@ -237,7 +236,7 @@ struct SearchIndex::Impl {
   ModelData md;
   Side images, captions;
   bool has_captions = false;
-  std::unique_ptr<CaptionParser> parser;  // only for models that need parses
+  std::unique_ptr<CaptionParser> parser;  // every query is parsed, to show its scene graph
   std::mutex parser_mutex;                // Link Grammar sentences are parsed one at a time
 
   bool two_stage() const { return !md.model().embedding_scores(); }
@@ -340,18 +339,16 @@ std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std
   impl.images = open_side(dir, "images", m["images"]);
   impl.has_captions = !m["captions"].is_null();
   if (impl.has_captions) impl.captions = open_side(dir, "captions", m["captions"]);
-  if (impl.md.model().needs().parses) impl.parser = std::make_unique<CaptionParser>();
+  impl.parser = std::make_unique<CaptionParser>();
   return index;
 }
 
 SearchResult SearchIndex::search_text(const std::string& text, const SearchOptions& o) const {
   const auto start = std::chrono::steady_clock::now();
   CaptionGraph graph;
-  if (impl_->parser) {
+  {
     std::lock_guard<std::mutex> lock(impl_->parser_mutex);
     graph = impl_->parser->parse(text);
-  } else {
-    graph = tokens_only(text);
   }
   if (graph.tokens.empty()) fail("search: the query has no words");
   Encoding query;
