@@ -73,6 +73,17 @@ class Algr : public Matcher {
     t_fc_ = register_module("t_fc", linear(2 * d, d, true));
     v_decoder_ = register_module("v_decoder", linear(d, d, true));
     t_decoder_ = register_module("t_decoder", linear(d, d, true));
+    // D43: every d x d block of the graph layers Xavier-uniform, GGNN biases 0.
+    // LibTorch's default init shrinks the l2-normalised nodes at each layer
+    // until the GGNN's random biases dominate: every caption then left the
+    // encoder near the same vector and hardest-negative training stalled at
+    // the collapse point (chance-level recall after an epoch).
+    torch::NoGradGuard no_grad;
+    const double bound = std::sqrt(3.0 / double(d));  // sqrt(6 / (d + d))
+    for (auto& layer : {v_query_, v_key_, t_query_, t_key_, v_mean_, v_sigma_, t_layer_, t_sigma_, ggnn_message_,
+                        ggnn_input_, ggnn_gates_, ggnn_candidate_})
+      layer->weight.uniform_(-bound, bound);
+    ggnn_input_->bias.zero_();
   }
 
   std::string name() const override { return "algr"; }
@@ -256,6 +267,9 @@ Config algr_preset(const std::string& preset) {
     cfg["lambda_ramp_end"] = 15;  // "until epoch 15 in Flickr30K"
   } else {
     // Small world: embed 256 from the cpu base; the ramp scaled to 12 epochs.
+    // At the shared 5e-4 the phase-1 ranking loss sat at the collapse point
+    // (2 * margin * batch, chance-level recall), as VSE++ did.
+    cfg["lr"] = 2e-4;
     cfg["phase1_epochs"] = 1;
     cfg["lambda_ramp_end"] = 6;
   }
