@@ -1,0 +1,135 @@
+// Throughput of ALGR at the benchmark shapes shared by the models: 36 regions
+// per image, 12 words per caption, d = 1024 (the paper uses 2048).
+//   build/bench_algr [--threads=N] [benchmark flags]
+// Inference is embedding-based (Eq. 12): score() is one GEMM of unit readouts,
+// 2 * d = 2,048 FLOP per pair, whatever the graph sizes. The graph work is
+// done once per item by the encoders, measured here too:
+//   image:   projection 2*R*F*d + query/key/W_1 3 * 2*R*d*d + S and W_e(XW) 2 * 2*R*R*d
+//   caption: BiGRU 2 directions * L * 2*3*(w*d + d*d) (w = 300-d words) + query/key/W^t 3 * 2*L*d*d
+//            + S and W_e(XW) 2 * 2*L*L*d + per GGNN step (W_a, 3 input, 2 gate, F_z: 7 * 2*L*d*d + 2*L*L*d)
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "scenematch/core/runtime.h"
+#include "scenematch/models/layers.h"
+#include "scenematch/models/matcher.h"
+
+using namespace sm;
+
+namespace {
+
+constexpr int64_t kDim = 1024, kFeatures = 2048, kRegions = 36, kWords = 12, kWordDim = 300, kSteps = 2;
+constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
+constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
+constexpr double kFlopPerPair = 2.0 * kDim;
+constexpr double kFlopPerImage =
+    2.0 * kRegions * kFeatures * kDim + 3 * 2.0 * kRegions * kDim * kDim + 2 * 2.0 * kRegions * kRegions * kDim;
+constexpr double kFlopPerCaption = 2 * kWords * 2.0 * 3 * (kWordDim * kDim + kDim * kDim) +
+                                   3 * 2.0 * kWords * kDim * kDim + 2 * 2.0 * kWords * kWords * kDim +
+                                   kSteps * (7 * 2.0 * kWords * kDim * kDim + 2.0 * kWords * kWords * kDim);
+
+Vocab bench_vocab() {
+  std::vector<std::string> words;
+  for (int i = 2; i < 100; ++i) words.push_back("w" + std::to_string(i));
+  return Vocab::build({words}, 1);
+}
+
+MatcherPtr make_model() {
+  Config cfg = matcher_preset("algr", "paper");
+  cfg["embed_size"] = kDim;
+  cfg["feature_dim"] = kFeatures;
+  cfg["word_dim"] = kWordDim;
+  cfg["ggnn_steps"] = kSteps;
+  auto model = make_matcher("algr", cfg, bench_vocab());
+  model->eval();
+  return model;
+}
+
+Encoding random_embeddings(int64_t n) {
+  Encoding e;
+  e["emb"] = l2norm(torch::randn({n, kDim}));
+  return e;
+}
+
+void report(benchmark::State& state, double items, double flop_per_item, const char* unit) {
+  state.counters[unit] = benchmark::Counter(items, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(items * flop_per_item / 1e9, benchmark::Counter::kIsRate);
+}
+
+// One block of the size evaluation scores at a time.
+void BM_AlgrScoreBlock(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model();
+  Encoding images = random_embeddings(kImageBlock), captions = random_embeddings(kCaptionBlock);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
+  report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair, "pairs/s");
+}
+BENCHMARK(BM_AlgrScoreBlock)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The whole 1,000 x 5,000 test matrix, block by block.
+void BM_AlgrScoreTestMatrix(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model();
+  Encoding images = random_embeddings(kTestImages), captions = random_embeddings(kTestCaptions);
+  torch::NoGradGuard no_grad;
+  torch::Tensor out = torch::empty({kTestImages, kTestCaptions});
+  for (auto _ : state)
+    for (int64_t i = 0; i < kTestImages; i += kImageBlock)
+      for (int64_t c = 0; c < kTestCaptions; c += kCaptionBlock) {
+        const int64_t i1 = std::min(kTestImages, i + kImageBlock), c1 = std::min(kTestCaptions, c + kCaptionBlock);
+        out.slice(0, i, i1).slice(1, c, c1).copy_(model->score(images.slice(i, i1), captions.slice(c, c1)));
+      }
+  report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair, "pairs/s");
+}
+BENCHMARK(BM_AlgrScoreTestMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Graph construction + encoder + readout of 128 images (36 regions of 2048-d features).
+void BM_AlgrEncodeImages(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model();
+  ImageBatch batch;
+  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
+  batch.features = torch::randn({kImageBlock, kRegions, kFeatures});
+  batch.region_mask = torch::ones({kImageBlock, kRegions}, torch::kBool);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model->encode_images(batch));
+  report(state, double(state.iterations()) * kImageBlock, kFlopPerImage, "images/s");
+}
+BENCHMARK(BM_AlgrEncodeImages)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// BiGRU + graph construction + SA-GNN + GGNN + readout of 128 twelve-word captions.
+void BM_AlgrEncodeCaptions(benchmark::State& state) {
+  torch::manual_seed(0);
+  auto model = make_model();
+  CaptionBatch batch;
+  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
+  batch.tokens = torch::randint(2, 100, {kImageBlock, kWords}, torch::kInt64);
+  batch.lengths = torch::full({kImageBlock}, kWords, torch::kInt64);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model->encode_captions(batch));
+  report(state, double(state.iterations()) * kImageBlock, kFlopPerCaption, "captions/s");
+}
+BENCHMARK(BM_AlgrEncodeCaptions)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_blas_kernels(argc, argv);
+  int threads = 2;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      threads = std::atoi(argv[i] + 10);
+    else
+      rest.push_back(argv[i]);
+  }
+  set_threads(threads);
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
