@@ -12,6 +12,7 @@ PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox             # training-curve PNGs
+  chromium                # headless browser test of the search page
 )
 
 missing=()

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -275,4 +277,41 @@ TEST_F(ServiceTest, ServeCommandStopsCleanlyOnSigterm) {
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;
   EXPECT_NE(log.find("stopped"), std::string::npos) << log;
+}
+
+// The page in headless Chromium: /?q=... runs the query on load; the rendered
+// DOM must hold one card per result, in the API's order, with its picture,
+// and the query's scene graph.
+TEST_F(ServiceTest, BrowserRendersResults) {
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh installs it)";
+  const std::string profile = root_ + "/chromium";
+  fs::create_directories(profile);
+  const std::string url = cat("http://127.0.0.1:", port_, "/?q=a+dog+chasing+a+cat&k=4");
+  const std::string command =
+      cat("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+          "--disable-background-networking --disable-component-update --disable-sync --no-first-run "
+          "--user-data-dir=",
+          profile, " --virtual-time-budget=20000 --dump-dom '", url, "' 2>/dev/null");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string dom;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) dom.append(buf, n);
+  ASSERT_EQ(::pclose(pipe), 0) << "chromium failed; DOM so far:\n" << dom;
+
+  const Json expected = Json::parse(post(R"({"text": "a dog chasing a cat", "k": 4})")->body);
+  size_t at = 0;
+  for (const auto& r : expected["results"]) {
+    const std::string card = cat("class=\"result\" data-image=\"", r["image"].get<int64_t>(), "\"");
+    at = dom.find(card, at);
+    ASSERT_NE(at, std::string::npos) << "no card for image " << r["image"] << " in order:\n" << dom;
+    EXPECT_NE(dom.find(cat("src=\"/image/", r["image"].get<int64_t>(), "\""), at), std::string::npos);
+  }
+  size_t cards = 0;
+  for (size_t p = dom.find("class=\"result\""); p != std::string::npos; p = dom.find("class=\"result\"", p + 1))
+    ++cards;
+  EXPECT_EQ(cards, 4u);
+  EXPECT_NE(dom.find("dog \u2014chasing\u2192 cat"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("4 results"), std::string::npos) << dom;
 }

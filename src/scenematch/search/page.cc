@@ -95,7 +95,11 @@ $("form").addEventListener("submit", (ev) => {
   search({text: $("q").value});
 });
 const params = new URLSearchParams(location.search);
-if (params.get("k")) $("k").value = params.get("k");
+if (params.get("k")) {
+  const k = String(Number(params.get("k")) || 10);
+  if (![...$("k").options].some(o => o.value === k)) $("k").append(new Option(k));
+  $("k").value = k;
+}
 if (params.get("q")) { $("q").value = params.get("q"); search({text: params.get("q")}); }
 else if (params.get("image")) search({image: Number(params.get("image"))});
 </script>
