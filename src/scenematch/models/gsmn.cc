@@ -41,9 +41,11 @@ torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b, con
   if (!a.device().is_cpu()) return torch::bmm(a, b);
   const int64_t n = a.size(0);
   if (torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad())) {
+    // unbind, not a[i]: each select's backward would build a zero gradient of the whole batch.
+    auto as = a.unbind(0), bs = b.unbind(0);
     std::vector<torch::Tensor> items;
     items.reserve(n);
-    for (int64_t i = 0; i < n; ++i) items.push_back(torch::mm(a[i], b[i]));
+    for (int64_t i = 0; i < n; ++i) items.push_back(torch::mm(as[i], bs[i]));
     return torch::stack(items);
   }
   auto out = out_buffer.defined() ? out_buffer.narrow(0, 0, n * a.size(1) * b.size(2)).view({n, a.size(1), b.size(2)})
@@ -274,14 +276,17 @@ class GsmnMatcher : public Matcher {
     TextSide txt = text_side(captions);
     int64_t ni = images.size(), nc = captions.size();
     int64_t regions = vis.mask.size(1), words = txt.mask.size(1);
-    // Chunks keep the (t, Bc*L, Bi*R) intermediates near kChunkFloats.
-    constexpr int64_t kChunkFloats = int64_t(1) << 20;  // 4 MB per intermediate: measured best of 2^18..2^22
+    const bool training = torch::GradMode::is_enabled() && (vis.blocks.requires_grad() || txt.blocks.requires_grad());
+    // Chunks keep the (t, Bc*L, Bi*R) intermediates near 1 M floats: measured
+    // best of 2^18..2^22 floats for inference, and better than one chunk for a
+    // training batch too.
+    const int64_t chunk_floats = int64_t(1) << 20;
     int64_t per_pair = std::max<int64_t>(1, regions * words * blocks_);
-    int64_t pairs = std::max<int64_t>(1, kChunkFloats / per_pair);
+    int64_t pairs = std::max<int64_t>(1, chunk_floats / per_pair);
     int64_t image_chunk = std::min<int64_t>(ni, std::max<int64_t>(1, int64_t(std::sqrt(double(pairs) / 4))));
     int64_t caption_chunk = std::min<int64_t>(nc, std::max<int64_t>(1, pairs / image_chunk));
     std::optional<Scratch> scratch;
-    if (!(torch::GradMode::is_enabled() && (vis.blocks.requires_grad() || txt.blocks.requires_grad()))) {
+    if (!training) {
       int64_t floats = image_chunk * regions * caption_chunk * words * blocks_;
       auto options = vis.blocks.options();
       scratch =
@@ -440,11 +445,11 @@ class GsmnMatcher : public Matcher {
       auto cosine = [](const torch::Tensor& dot, const torch::Tensor& n2a, const torch::Tensor& n2b) {
         return dot / (n2a * n2b).clamp_min(kCosEps * kCosEps).sqrt();  // torch.cosine_similarity's formula
       };
-      auto p5 = p.view({t, bc, L, bi, R});
+      auto p_blocks = p.view({t, bc, L, bi, R}).unbind(0);  // not p[b]: see batched_matmul
       std::vector<torch::Tensor> dot_t2i, dot_i2t;
       for (int64_t b = 0; b < t; ++b) {
-        dot_t2i.push_back((p5[b] * a_t2i).sum(3));  // (Bc, L, Bi)
-        dot_i2t.push_back((p5[b] * a_i2t).sum(1));  // (Bc, Bi, R)
+        dot_t2i.push_back((p_blocks[b] * a_t2i).sum(3));  // (Bc, L, Bi)
+        dot_i2t.push_back((p_blocks[b] * a_i2t).sum(1));  // (Bc, Bi, R)
       }
       auto c2_t2i = torch::matmul(m_t2i.view({bi, bc * L, t, R}), a_t2i_by_image.unsqueeze(3)).view({bi, bc, L, t});
       auto c2_i2t = torch::matmul(m_i2t.view({bc, bi * R, t, L}), a_i2t_by_caption.unsqueeze(3)).view({bc, bi, R, t});
