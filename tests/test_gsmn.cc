@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "scenematch/models/gsmn.h"
+#include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 
 using namespace sm;
@@ -209,6 +210,20 @@ TEST(Gsmn, GradientsReachEveryParameter) {
       EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0);
     }
   }
+}
+
+TEST(Gsmn, SumOfViolationsDuringWarmupEpochs) {
+  Config c = small_config("dense");
+  c["sum_violation_epochs"] = 1;
+  auto m = make(c);
+  auto images = random_images(6, 18);
+  auto captions = random_captions(6, 19);
+  torch::NoGradGuard g;
+  auto scores = m->score(m->encode_images(images), m->encode_captions(captions));
+  m->on_step(0, 0);
+  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, false).item<double>(), 1e-5);
+  m->on_step(100, 1);
+  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, true).item<double>(), 1e-5);
 }
 
 TEST(Gsmn, AdamStepsLowerTheLoss) {
