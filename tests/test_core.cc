@@ -12,8 +12,7 @@ using namespace sm;
 TEST(Tokenizer, SplitsPunctuationAndClitics) {
   EXPECT_EQ(tokenize("A man's dog, running."),
             (std::vector<std::string>{"a", "man", "'s", "dog", ",", "running", "."}));
-  EXPECT_EQ(tokenize("Two T-shirts don't fit"),
-            (std::vector<std::string>{"two", "t-shirts", "do", "n't", "fit"}));
+  EXPECT_EQ(tokenize("Two T-shirts don't fit"), (std::vector<std::string>{"two", "t-shirts", "do", "n't", "fit"}));
   EXPECT_EQ(tokenize("  1.5 meters  "), (std::vector<std::string>{"1.5", "meters"}));
   EXPECT_TRUE(tokenize("").empty());
 }
@@ -81,4 +80,17 @@ TEST(Encoding, CatPadsLaterDims) {
   EXPECT_EQ(c.at("m").sum().item<int64_t>(), 2 * 3 + 5);
   EXPECT_EQ(c.slice(2, 3).size(), 1);
   EXPECT_THROW(c.at("nope"), Error);
+}
+
+TEST(TripletLoss, SameImageCaptionsAreNotNegatives) {
+  // Rows 0 and 1 are two captions of image 7: identical image rows, so without
+  // the mask each is the other's hardest negative and the loss is 2 * margin.
+  auto s = torch::tensor({{0.9, 0.9, 0.1}, {0.9, 0.9, 0.1}, {0.1, 0.1, 0.9}});
+  std::vector<int64_t> ids = {7, 7, 3};
+  auto same = same_image_pairs(ids, torch::kCPU);
+  EXPECT_TRUE(same[0][1].item<bool>());
+  EXPECT_FALSE(same[0][0].item<bool>());
+  EXPECT_FALSE(same[0][2].item<bool>());
+  EXPECT_NEAR(triplet_loss(s, 0.2, true).item<double>(), 0.8, 1e-6);
+  EXPECT_NEAR(triplet_loss(mask_same_image(s, ids), 0.2, true).item<double>(), 0.0, 1e-6);
 }

@@ -17,7 +17,13 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail(path, ": cannot open for writing (does the folder exist and is it writable?)");
-    writer(out);
+    try {
+      writer(out);
+    } catch (...) {
+      out.close();
+      std::remove(tmp.c_str());  // the old file stays as it was
+      throw;
+    }
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());

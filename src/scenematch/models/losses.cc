@@ -17,4 +17,15 @@ torch::Tensor triplet_loss(const torch::Tensor& scores, double margin, bool max_
   return cost_c.sum() + cost_i.sum();
 }
 
+torch::Tensor same_image_pairs(const std::vector<int64_t>& image_ids, const torch::Device& device) {
+  auto ids = torch::tensor(image_ids, torch::kInt64).to(device);
+  auto eye = torch::eye(ids.size(0), ids.options().dtype(torch::kBool));
+  return ids.unsqueeze(1).eq(ids.unsqueeze(0)).logical_and(eye.logical_not());
+}
+
+torch::Tensor mask_same_image(const torch::Tensor& scores, const std::vector<int64_t>& image_ids) {
+  if (static_cast<int64_t>(image_ids.size()) != scores.size(0)) return scores;
+  return scores.masked_fill(same_image_pairs(image_ids, scores.device()), -2.0);
+}
+
 }  // namespace sm

@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include "scenematch/models/layers.h"
-#include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 
 namespace sm {
@@ -43,22 +42,6 @@ class VsePP : public Matcher {
   torch::Tensor score(const Encoding& images, const Encoding& captions) override {
     const auto& img = images.at("emb");
     return img.matmul(captions.at("emb").to(img.device()).t());
-  }
-
-  LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
-    torch::Tensor scores = score(encode_images(images), encode_captions(captions));
-    // Two captions of one image can share a batch: neither is a negative for
-    // that image. Left in, they are the "hardest negatives" of small datasets
-    // and pull matching pairs apart. A cosine of -2 never violates the margin.
-    if (static_cast<int64_t>(images.ids.size()) == scores.size(0)) {
-      auto ids = torch::tensor(images.ids, torch::kInt64).to(scores.device());
-      auto eye = torch::eye(ids.size(0), ids.options().dtype(torch::kBool));
-      scores = scores.masked_fill(ids.unsqueeze(1).eq(ids.unsqueeze(0)).logical_and(eye.logical_not()), -2.0);
-    }
-    LossOutput out;
-    out.total = triplet_loss(scores, cfg_get<double>(config_, "margin"), cfg_get<bool>(config_, "max_violation"));
-    out.terms["triplet"] = out.total.item<double>();
-    return out;
   }
 
   bool embedding_scores() const override { return true; }
