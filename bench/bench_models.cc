@@ -111,7 +111,7 @@ void train_step(benchmark::State& state, const std::string& name, const std::str
   const double clip = cfg_get<double>(cfg, "grad_clip", 0.0);
   int64_t step = 0;
   for (auto _ : state) {
-    s.model->on_step(step++, 0);
+    s.model->begin_step(step++, 0);
     LossOutput out = s.model->loss(s.images, s.captions);
     adam.zero_grad();
     out.total.backward();

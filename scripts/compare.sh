@@ -3,6 +3,7 @@
 # each on the test split, runs the probes, and prints one side-by-side table
 # (also written as Markdown and JSON into the comparison folder).
 #   MODELS="vsepp sgm resg gsmn hrem algr" EPOCHS=2 bash scripts/compare.sh
+# THREADS=1 leaves a core free for other work.
 # Runs that already finished are reused (--resume), so it can be re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ PRESET=${PRESET:-cpu}
 WORLD=${WORLD:-worlds/small}
 OUT=${OUT:-runs/compare-e$EPOCHS}
 SM=${SM:-build/scenematch}
+THREADS=${THREADS:-0}  # 0: the trainer's default
 
 bash scripts/install-deps.sh
 [ -n "${SKIP_BUILD:-}" ] || bash scripts/build.sh --target scenematch_cli
@@ -23,7 +25,7 @@ for m in $MODELS; do
   run="$OUT/$m"
   if [ ! -f "$run/probe.json" ]; then
     start=$(date +%s)
-    "$SM" train --model "$m" --data "$WORLD" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" --seed "$SEED" --resume --quiet
+    "$SM" train --model "$m" --data "$WORLD" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" --resume --quiet
     echo $(( $(date +%s) - start )) > "$run/train_seconds"
     "$SM" eval --checkpoint "$run/best.ckpt" --data "$WORLD" --json --quiet > "$run/eval.json"
     "$SM" probe --checkpoint "$run/best.ckpt" --data "$WORLD" --json --quiet > "$run/probe.json"

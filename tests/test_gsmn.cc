@@ -220,9 +220,9 @@ TEST(Gsmn, SumOfViolationsDuringWarmupEpochs) {
   auto captions = random_captions(6, 19);
   torch::NoGradGuard g;
   auto scores = m->score(m->encode_images(images), m->encode_captions(captions));
-  m->on_step(0, 0);
+  m->begin_step(0, 0);
   EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, false).item<double>(), 1e-5);
-  m->on_step(100, 1);
+  m->begin_step(100, 1);
   EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, true).item<double>(), 1e-5);
 }
 

@@ -28,7 +28,7 @@ Config small_config(const std::string& interaction = "fusion", const std::string
   cfg["dropout"] = 0.0;
   cfg["topk"] = 4;
   cfg["warmup_steps"] = 0;
-  cfg["negative_warmup_steps"] = 1000;  // all negatives: on_step is not called here
+  cfg["max_violation"] = false;  // all negatives, the warm-up epoch's loss
   cfg["interaction"] = interaction;
   cfg["max_pool"] = pool;
   return cfg;

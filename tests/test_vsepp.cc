@@ -112,6 +112,26 @@ TEST(VsePP, CaptionsOfTheSameImageAreNotNegatives) {
   EXPECT_LT(as_same, as_different - 0.6 + 1e-4) << as_same << " vs " << as_different;
 }
 
+TEST(VsePP, SumsOverNegativesDuringTheWarmUpEpochs) {
+  torch::manual_seed(6);
+  Vocab vocab = small_vocab();
+  Config cfg = small_config();
+  cfg["sum_violation_epochs"] = 1;
+  MatcherPtr m = make_matcher("vsepp", cfg, vocab);
+  torch::NoGradGuard no_grad;
+  ImageBatch imgs = random_images(5);
+  CaptionBatch caps = random_captions(5, vocab.size());
+  torch::Tensor scores = m->score(m->encode_images(imgs), m->encode_captions(caps));
+  const double sum = triplet_loss(scores, 0.2, false).item<double>();
+  const double hardest = triplet_loss(scores, 0.2, true).item<double>();
+  ASSERT_GT(sum, hardest + 1e-3);
+  EXPECT_NEAR(m->loss(imgs, caps).total.item<double>(), hardest, 1e-5);  // outside training: as configured
+  m->begin_step(0, 0);
+  EXPECT_NEAR(m->loss(imgs, caps).total.item<double>(), sum, 1e-5);
+  m->begin_step(118, 1);
+  EXPECT_NEAR(m->loss(imgs, caps).total.item<double>(), hardest, 1e-5);
+}
+
 TEST(VsePP, PaddingWordsAndAbsentRegionsAreIgnored) {
   torch::manual_seed(3);
   Vocab vocab = small_vocab();

@@ -176,13 +176,8 @@ class Algr : public Matcher {
 
     // Eq. 15 on the B x B cosine matrix, hardest negatives, summed (D30).
     // Another caption of the same image is no negative (D31).
-    auto scores = l2norm(ev).matmul(l2norm(et).t());
-    if (images.size() == scores.size(0)) {
-      auto ids = torch::tensor(images.ids, torch::kInt64).to(scores.device());
-      auto eye = torch::eye(ids.size(0), ids.options().dtype(torch::kBool));
-      scores = scores.masked_fill(ids.unsqueeze(1).eq(ids.unsqueeze(0)).logical_and(eye.logical_not()), -2.0);
-    }
-    auto rank = triplet_loss(scores, cfg_get<double>(config_, "margin"), cfg_get<bool>(config_, "max_violation"));
+    auto scores = mask_same_image(l2norm(ev).matmul(l2norm(et).t()), images.ids);
+    auto rank = triplet_loss(scores, cfg_get<double>(config_, "margin"), hardest_negatives());
     out.terms["rank"] = rank.item<double>();
     const double lambda = algr::lambda_at(config_, epoch_);
     out.terms["lambda"] = lambda;

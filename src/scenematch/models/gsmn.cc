@@ -224,21 +224,15 @@ class GsmnMatcher : public Matcher {
 
   std::string name() const override { return "gsmn"; }
 
-  // The paper's loss (Eq. 10), but with the sum over all negatives for the
-  // first `sum_violation_epochs` epochs: from a random start the hardest
-  // negatives alone collapse every score to one constant on the small world
-  // (docs/models/gsmn.md).
+  // The paper's loss (Eq. 10) after the shared negative warm-up
+  // (hardest_negatives(); docs/models/gsmn.md).
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     torch::Tensor scores = score(encode_images(images), encode_captions(captions));
-    bool hardest =
-        cfg_get<bool>(config_, "max_violation", true) && epoch_ >= cfg_get<int64_t>(config_, "sum_violation_epochs", 0);
     LossOutput out;
-    out.total = triplet_loss(scores, cfg_get<double>(config_, "margin", 0.2), hardest);
+    out.total = triplet_loss(scores, cfg_get<double>(config_, "margin", 0.2), hardest_negatives());
     out.terms["triplet"] = out.total.item<double>();
     return out;
   }
-
-  void on_step(int64_t, int epoch) override { epoch_ = epoch; }
 
   DataNeeds needs() const override {
     DataNeeds n;
@@ -496,7 +490,6 @@ class GsmnMatcher : public Matcher {
     return s_t2i.t() + s_i2t;  // Eq. 9
   }
 
-  int64_t epoch_ = std::numeric_limits<int64_t>::max();  // outside training: the configured loss
   int64_t embed_size_, blocks_, kernels_, kernel_dim_;
   double lambda_;
   bool sparse_, clipped_attention_, gcn_tanh_;
@@ -529,7 +522,6 @@ Config gsmn_preset(const std::string& preset) {
   c["margin"] = 0.2;
   c["max_violation"] = true;
   c["grad_clip"] = 2.0;
-  c["sum_violation_epochs"] = 0;
   if (preset == "paper") {
     // Flickr30K (Sec. 4.1, A.7): Adam, batch 64, lr 2e-4 divided by 10 after 15 of 30 epochs, lambda 20.
     c["embed_size"] = 1024;
@@ -551,7 +543,6 @@ Config gsmn_preset(const std::string& preset) {
     c["epochs"] = 4;
     c["lr_update"] = 3;
     c["lr_decay"] = 0.1;
-    c["sum_violation_epochs"] = 1;
     c["lambda"] = 20.0;
   }
   return c;

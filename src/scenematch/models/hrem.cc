@@ -199,7 +199,6 @@ class Hrem : public Matcher {
     topk_ = cfg_get<int64_t>(config_, "topk");
     reg_weight_ = cfg_get<double>(config_, "reg_weight");
     warmup_steps_ = cfg_get<int64_t>(config_, "warmup_steps");
-    negative_warmup_steps_ = cfg_get<int64_t>(config_, "negative_warmup_steps");
     instance_on_ = warmup_steps_ <= 0;
 
     regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), d));
@@ -240,24 +239,18 @@ class Hrem : public Matcher {
   torch::Tensor global_embedding(const Encoding& encoding, bool) const override { return encoding.at("emb"); }
 
   // The instance-level module joins after the warm-up (released code: 8,000 iterations).
-  void on_step(int64_t global_step, int) override {
-    instance_on_ = global_step >= warmup_steps_;
-    step_ = global_step;
-  }
+  void on_step(int64_t global_step, int) override { instance_on_ = global_step >= warmup_steps_; }
 
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     Side img = image_side(images), cap = caption_side(captions);
     const double margin = cfg_get<double>(config_, "margin");
     // The paper mines negatives by distance-weighted sampling; here the sum
     // over all negatives first, then the hardest one (the VSE-infinity recipe
-    // HREM builds on): hardest negatives from the start collapse the
-    // Transformer-pooled embeddings to one point.
-    const bool hardest = cfg_get<bool>(config_, "max_violation") && step_ >= negative_warmup_steps_;
-    torch::Tensor same_image = same_image_negatives(images.ids, img.emb);
+    // HREM builds on, hardest_negatives()): hardest negatives from the start
+    // collapse the Transformer-pooled embeddings to one point.
+    const bool hardest = hardest_negatives();
     auto triplet = [&](const torch::Tensor& v, const torch::Tensor& u) {
-      torch::Tensor s = v.matmul(u.t());
-      if (same_image.defined()) s = s.masked_fill(same_image, -2.0);  // a cosine of -2 never violates the margin
-      return triplet_loss(s, margin, hardest);
+      return triplet_loss(mask_same_image(v.matmul(u.t()), images.ids), margin, hardest);
     };
     LossOutput out;
     out.total = triplet(img.emb, cap.emb);
@@ -303,15 +296,6 @@ class Hrem : public Matcher {
     return s;
   }
 
-  // Off-diagonal pairs whose caption belongs to the row's image (two captions
-  // of one image in a batch are not negatives); undefined when there are none.
-  static torch::Tensor same_image_negatives(const std::vector<int64_t>& ids, const torch::Tensor& like) {
-    auto t = torch::tensor(ids, torch::kInt64).to(like.device());
-    torch::Tensor eye = torch::eye(t.size(0), like.options().dtype(torch::kBool));
-    torch::Tensor m = t.unsqueeze(1).eq(t.unsqueeze(0)).logical_and(eye.logical_not());
-    return m.any().item<bool>() ? m : torch::Tensor();
-  }
-
   // Sec. 3.3: the instance graph over the batch and one interaction layer.
   Enhanced interact(const Side& img, const Side& cap) {
     const int64_t n = img.emb.size(0);
@@ -348,7 +332,7 @@ class Hrem : public Matcher {
   }
 
   double beta_, tau_, lambda_, sigma_, reg_weight_;
-  int64_t pool_k_, topk_, warmup_steps_, negative_warmup_steps_, step_ = 0;
+  int64_t pool_k_, topk_, warmup_steps_;
   bool instance_on_;
   std::string interaction_;
   RegionProjection regions_{nullptr};
@@ -377,15 +361,14 @@ Config hrem_preset(const std::string& preset) {
     cfg["lr"] = 5e-4;
     cfg["heads"] = 16;
     cfg["ff_dim"] = 1024;
-    cfg["warmup_steps"] = 8000;           // about 7 of 30 Flickr30K epochs at batch 128
-    cfg["negative_warmup_steps"] = 1133;  // one Flickr30K epoch of all negatives
+    cfg["warmup_steps"] = 8000;       // about 7 of 30 Flickr30K epochs at batch 128
+    cfg["sum_violation_epochs"] = 1;  // one Flickr30K epoch of all negatives
   } else {
     // 3,000 images x 5 captions at batch 128: 118 steps an epoch; the
     // instance module joins after 2 of 12 epochs, near the released ratio.
     cfg["heads"] = 4;
     cfg["ff_dim"] = 256;
     cfg["warmup_steps"] = 240;
-    cfg["negative_warmup_steps"] = 118;
   }
   return cfg;
 }

@@ -1,11 +1,13 @@
 // The interface every image-text matching model implements, and the registry
 // that builds one from a name and a config (like OpenCLIP's factory).
 #pragma once
+#include <torch/nn/module.h>
+
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
-#include <torch/nn/module.h>
 #include <vector>
 
 #include "scenematch/core/config.h"
@@ -16,8 +18,8 @@
 namespace sm {
 
 struct LossOutput {
-  torch::Tensor total;                   // scalar to backpropagate
-  std::map<std::string, double> terms;   // each term's value, for logs
+  torch::Tensor total;                  // scalar to backpropagate
+  std::map<std::string, double> terms;  // each term's value, for logs
 };
 
 class Matcher : public torch::nn::Module {
@@ -46,14 +48,29 @@ class Matcher : public torch::nn::Module {
   // whose score is not a dot product this is a documented proxy.
   virtual torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const;
 
-  // Called by the trainer before every step and every epoch (warm-ups, phases).
+  // Called by the trainer before every step: records the epoch for
+  // hardest_negatives(), then lets the model update its own schedule.
+  void begin_step(int64_t global_step, int epoch) {
+    training_epoch_ = epoch;
+    on_step(global_step, epoch);
+  }
+  // Model-specific schedules (warm-ups, phases); see begin_step.
   virtual void on_step(int64_t global_step, int epoch) {}
 
   const Config& config() const { return config_; }
   torch::Device device() const;
 
  protected:
+  // Whether the triplet loss keeps only the hardest negative: "max_violation",
+  // except during the first "sum_violation_epochs" epochs of training, which
+  // sum over every negative. From a random start hardest negatives alone sit
+  // at the collapse point (every score equal, loss 2 * margin * batch) for
+  // epochs on the small world; summing first is the warm-up of VSE-infinity's
+  // released code (vse_mean_warmup_epochs). Outside training: the configured loss.
+  bool hardest_negatives() const;
+
   Config config_;
+  int training_epoch_ = std::numeric_limits<int>::max();
 };
 
 using MatcherPtr = std::shared_ptr<Matcher>;

@@ -353,8 +353,8 @@ class ReSG : public Matcher {
       fail("resg: loss needs as many images as captions (pair b = image b, caption b)");
     DirectionalScores s = both(encode_images(images), encode_captions(captions));
     torch::Tensor positive = positive_mask(images.ids, s.words.device());
-    torch::Tensor hnt = hardest_negative_loss(s.words, s.regions, positive, cfg_get<double>(config_, "margin"),
-                                              cfg_get<bool>(config_, "max_violation", true));
+    torch::Tensor hnt =
+        hardest_negative_loss(s.words, s.regions, positive, cfg_get<double>(config_, "margin"), hardest_negatives());
     LossOutput out;
     out.total = hnt;
     out.terms["triplet"] = hnt.item<double>();

@@ -130,7 +130,7 @@ Json Trainer::train_epoch(int epoch) {
     image_ids.reserve(caption_ids.size());
     for (int64_t c : caption_ids) image_ids.push_back(train_.split().image_of_caption(c));
 
-    model.on_step(global_step_, epoch);
+    model.begin_step(global_step_, epoch);
     LossOutput out = model.loss(train_.images(image_ids), train_.captions(caption_ids));
     optimizer_->zero_grad();
     out.total.backward();
