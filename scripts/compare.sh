@@ -27,15 +27,15 @@ for m in $MODELS; do
     start=$(date +%s)
     "$SM" train --model "$m" --data "$WORLD" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" --resume --quiet
     echo $(( $(date +%s) - start )) > "$run/train_seconds"
-    "$SM" eval --checkpoint "$run/best.ckpt" --data "$WORLD" --json --quiet > "$run/eval.json"
-    "$SM" probe --checkpoint "$run/best.ckpt" --data "$WORLD" --json --quiet > "$run/probe.json"
+    "$SM" eval --checkpoint "$run/best.ckpt" --data "$WORLD" --threads "$THREADS" --json --quiet > "$run/eval.json"
+    "$SM" probe --checkpoint "$run/best.ckpt" --data "$WORLD" --threads "$THREADS" --json --quiet > "$run/probe.json"
   fi
 done
 python3 - "$OUT" $MODELS <<'PY'
 import json, os, sys
 out, models = sys.argv[1], sys.argv[2:]
 rows, table = [], []
-head = ("| model | i2t R@1 | R@5 | R@10 | t2i R@1 | R@5 | R@10 | rSum | relation-swap | attribute-swap"
+head = ("| model | i2t R@1 | R@5 | R@10 | t2i R@1 | R@5 | R@10 | rSum | relation-swap | (type-valid) | attribute-swap"
         " | object-swap | count | all probes | train s |")
 table += [head, "|" + "---|" * (head.count("|") - 1)]
 for m in models:
@@ -46,9 +46,9 @@ for m in models:
     p = json.load(open(os.path.join(d, "probe.json")))
     secs = open(os.path.join(d, "train_seconds")).read().strip()
     acc = lambda k: "%.1f" % (100 * p[k]["accuracy"]) if k in p else "-"
-    table.append("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s |" % (
+    table.append("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s |" % (
         m, e["i2t_r1"], e["i2t_r5"], e["i2t_r10"], e["t2i_r1"], e["t2i_r5"], e["t2i_r10"], e["rsum"],
-        acc("relation-swap"), acc("attribute-swap"), acc("object-swap"), acc("count"), acc("all"), secs))
+        acc("relation-swap"), acc("relation-swap (type-valid)"), acc("attribute-swap"), acc("object-swap"), acc("count"), acc("all"), secs))
     rows.append({"model": m, "eval": e, "probe": p, "train_seconds": int(secs)})
 text = "\n".join(table)
 print(text)

@@ -242,13 +242,15 @@ TEST_F(Dataset, ReadsProbesAndChecksTheirImages) {
   expect_error(o, {file("probes.jsonl"), "missing"});
   text("probes.jsonl",
        "{\"image\": 2, \"positive\": \"a man riding a horse\", \"negatives\": [\"a horse riding a man\"], "
-       "\"kind\": \"relation-swap\"}\n\n"
+       "\"kind\": \"relation-swap\", \"subset\": \"type-valid\"}\n\n"
        "{\"image\": 0, \"positive\": \"two dogs\", \"negatives\": [\"one dog\", \"three dogs\"], \"kind\": "
        "\"count\"}\n");
   Split s = load(o);
   ASSERT_EQ(s.probes.size(), 2u);
   EXPECT_EQ(s.probes[0].image, 2);
   EXPECT_EQ(s.probes[0].kind, "relation-swap");
+  EXPECT_EQ(s.probes[0].subset, "type-valid");
+  EXPECT_EQ(s.probes[1].subset, "");
   EXPECT_EQ(s.probes[1].negatives, (std::vector<std::string>{"one dog", "three dogs"}));
   text("probes.jsonl",
        "{\"image\": 0, \"positive\": \"x\", \"negatives\": [\"y\"], \"kind\": \"k\"}\n\n"

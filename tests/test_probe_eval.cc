@@ -115,6 +115,25 @@ TEST_F(Probes, AccuracyPerKindStrictlyGreater) {
   EXPECT_THROW(probe_accuracy(probes, {{1.f, 0.f}}), Error);
 }
 
+TEST(ProbeAccuracy, SubsetsAreReportedBesideTheirKind) {
+  std::vector<Probe> probes(4);
+  for (auto& p : probes) {
+    p.kind = "relation-swap";
+    p.negatives = {"n"};
+  }
+  probes[0].subset = probes[1].subset = "type-valid";
+  probes[2].subset = "text-implausible";  // probes[3] has none
+  ProbeReport r = probe_accuracy(probes, {{1.f, 0.f}, {0.f, 1.f}, {1.f, 0.f}, {1.f, 0.f}});
+  ASSERT_EQ(r.kinds.size(), 3u);
+  EXPECT_EQ(r.kinds["relation-swap"].count, 4);
+  EXPECT_DOUBLE_EQ(r.kinds["relation-swap"].accuracy, 0.75);
+  EXPECT_EQ(r.kinds["relation-swap (type-valid)"].count, 2);
+  EXPECT_DOUBLE_EQ(r.kinds["relation-swap (type-valid)"].accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(r.kinds["relation-swap (text-implausible)"].accuracy, 1.0);
+  EXPECT_EQ(r.all.count, 4);  // each probe counts once in "all"
+  EXPECT_DOUBLE_EQ(r.all.accuracy, 0.75);
+}
+
 TEST_F(Probes, EnsembleAveragesScores) {
   // The second model swaps red and blue: probe 0 becomes .25 vs .75 for it.
   auto swapped = make_model({0, 1, 0}, {1, 0, 0});

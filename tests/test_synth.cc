@@ -200,6 +200,19 @@ TEST(SynthFeatures, RolesBindToRegionsNotToThePool) {
   EXPECT_LT(pooled, 0.1 * region);  // the pool hardly changes
 }
 
+TEST_F(SynthWorld, CliSetsTheSplitSizes) {
+  std::string cmd = cat(SCENEMATCH_CLI, " synth --out '", dir("sized"), "' --preset tiny --images 4,2,3 --quiet > '",
+                        dir("sized.out"), "' 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir("sized.out"));
+  for (auto [split, n] : {std::pair<std::string, int64_t>{"train", 4}, {"dev", 2}, {"test", 3}}) {
+    EXPECT_EQ(NpyArray::open(file("sized", split, "ims.npy")).shape(), (std::vector<int64_t>{n, 36, 64})) << split;
+    EXPECT_EQ(static_cast<int64_t>(lines_of(file("sized", split, "caps.txt")).size()), 5 * n) << split;
+  }
+  cmd = cat(SCENEMATCH_CLI, " synth --out '", dir("bad"), "' --images 4,2 > '", dir("bad.out"), "' 2>&1");
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+  EXPECT_NE(read_file(dir("bad.out")).find("--images"), std::string::npos) << read_file(dir("bad.out"));
+}
+
 TEST_F(SynthWorld, CliWritesEveryFileOfTheContract) {
   ASSERT_EQ(cli_rc_, 0) << read_file(dir("cli.out"));
   EXPECT_NE(read_file(dir("cli.out")).find("relation-swap"), std::string::npos);
@@ -374,6 +387,7 @@ TEST_F(SynthWorld, ProbesDifferOnlyAsTheirKindSays) {
         std::sort(a.begin(), a.end());
         std::sort(b.begin(), b.end());
         EXPECT_EQ(a, b) << line;
+        ++kinds[std::string("relation-swap ") + p.at("subset").get<std::string>()];
       } else if (kind == "attribute-swap") {
         ASSERT_EQ(diff.size(), 2u) << line;
         EXPECT_EQ(pos[diff[0]], neg[diff[1]]) << line;
@@ -408,6 +422,9 @@ TEST_F(SynthWorld, ProbesDifferOnlyAsTheirKindSays) {
     EXPECT_EQ(kinds["object-swap"], count_of(split));
     EXPECT_EQ(kinds["count"], count_of(split));
     EXPECT_GT(kinds["attribute-swap"], count_of(split) / 10);
+    // Every relation swap says whether the image is needed; most are type-valid.
+    EXPECT_EQ(kinds["relation-swap type-valid"] + kinds["relation-swap text-implausible"], count_of(split));
+    EXPECT_GT(kinds["relation-swap type-valid"], count_of(split) / 2);
   }
 }
 

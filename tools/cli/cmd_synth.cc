@@ -1,6 +1,7 @@
 // scenematch synth: writes the built-in synthetic world as a dataset folder.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "command.h"
 #include "scenematch/core/error.h"
@@ -13,6 +14,7 @@ struct SynthFlags {
   std::string out, preset = "small";
   uint64_t seed = 1;
   int feat_dim = 0;
+  std::vector<int64_t> images;  // train, dev, test; empty: the preset's
   double noise = 0.05;
   CommonOptions common;
 };
@@ -34,6 +36,11 @@ void run(const SynthFlags& flags) {
   options.seed = flags.seed;
   options.noise = flags.noise;
   if (flags.feat_dim != 0) options.feat_dim = flags.feat_dim;
+  if (!flags.images.empty()) {
+    options.train = flags.images[0];
+    options.dev = flags.images[1];
+    options.test = flags.images[2];
+  }
   synth::SynthSummary summary = synth::generate_dataset(flags.out, options);
 
   if (flags.common.json) {
@@ -81,6 +88,12 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--feat-dim", flags->feat_dim, "region feature dimension F (default: the preset's)")
       ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--images", flags->images,
+                  "images in train, dev and test, e.g. --images 100,100,5000 for a COCO-5K-sized test split "
+                  "(default: the preset's)")
+      ->expected(3)
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
   cmd->add_option("--noise", flags->noise,
                   "scene-graph detector noise: probability of each dropped and each wrong label or predicate")
       ->check(CLI::Range(0.0, 1.0))

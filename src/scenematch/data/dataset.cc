@@ -215,6 +215,7 @@ std::vector<std::pair<size_t, Probe>> read_numbered_probes(const std::string& pa
     p.image = field<int64_t>(path, line, j, "image", "probe");
     p.positive = field<std::string>(path, line, j, "positive", "probe");
     p.kind = field<std::string>(path, line, j, "kind", "probe");
+    if (j.contains("subset")) p.subset = field<std::string>(path, line, j, "subset", "probe");
     if (p.image < 0) fail(path, ":", line, ": image ", p.image, " out of range");
     if (blank(p.positive)) fail(path, ":", line, ": empty 'positive' caption");
     auto it = j.find("negatives");

@@ -28,6 +28,9 @@ struct Probe {
   std::string positive;
   std::vector<std::string> negatives;
   std::string kind;
+  // Optional finer group inside the kind, reported as "kind (subset)" besides
+  // the kind itself (the synthetic world marks which relation swaps are type-valid).
+  std::string subset;
 };
 
 struct LoadOptions {
@@ -43,9 +46,9 @@ struct Split {
   std::optional<NpyArray> sizes;              // (N, 2) width, height
   std::optional<NpyArray> relation_features;  // (N, P, F)
   std::vector<std::string> captions;
-  int64_t captions_per_image = 5;             // 5 or 1, from the counts
-  std::vector<SceneGraph> scene_graphs;       // empty when not loaded
-  std::vector<Probe> probes;                  // empty when not loaded
+  int64_t captions_per_image = 5;        // 5 or 1, from the counts
+  std::vector<SceneGraph> scene_graphs;  // empty when not loaded
+  std::vector<Probe> probes;             // empty when not loaded
 
   int64_t num_images() const { return images.rows(); }
   int64_t num_captions() const { return static_cast<int64_t>(captions.size()); }

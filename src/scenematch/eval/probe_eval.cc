@@ -89,8 +89,12 @@ ProbeReport probe_accuracy(const std::vector<Probe>& probes, const std::vector<s
       fail("probe_accuracy: probe ", p, " has ", s.size(), " scores for ", probes[p].negatives.size() + 1, " captions");
     // Strictly above every negative: a tie is a failure to tell them apart.
     const bool passed = std::all_of(s.begin() + 1, s.end(), [&](float neg) { return s[0] > neg; });
-    ++report.kinds[probes[p].kind].count;
-    correct[probes[p].kind] += passed;
+    for (const std::string& group :
+         {probes[p].kind, probes[p].subset.empty() ? std::string() : probes[p].kind + " (" + probes[p].subset + ")"}) {
+      if (group.empty()) continue;
+      ++report.kinds[group].count;
+      correct[group] += passed;
+    }
     all_correct += passed;
   }
   for (auto& [kind, a] : report.kinds) a.accuracy = static_cast<double>(correct[kind]) / a.count;
