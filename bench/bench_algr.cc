@@ -15,6 +15,7 @@
 #include "scenematch/core/runtime.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
+#include "support.h"
 
 using namespace sm;
 
@@ -30,19 +31,13 @@ constexpr double kFlopPerCaption = 2 * kWords * 2.0 * 3 * (kWordDim * kDim + kDi
                                    3 * 2.0 * kWords * kDim * kDim + 2 * 2.0 * kWords * kWords * kDim +
                                    kSteps * (7 * 2.0 * kWords * kDim * kDim + 2.0 * kWords * kWords * kDim);
 
-Vocab bench_vocab() {
-  std::vector<std::string> words;
-  for (int i = 2; i < 100; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
-
 MatcherPtr make_model() {
   Config cfg = matcher_preset("algr", "paper");
   cfg["embed_size"] = kDim;
   cfg["feature_dim"] = kFeatures;
   cfg["word_dim"] = kWordDim;
   cfg["ggnn_steps"] = kSteps;
-  auto model = make_matcher("algr", cfg, bench_vocab());
+  auto model = make_matcher("algr", cfg, bench::bench_vocab());
   model->eval();
   return model;
 }
@@ -53,11 +48,6 @@ Encoding random_embeddings(int64_t n) {
   return e;
 }
 
-void report(benchmark::State& state, double items, double flop_per_item, const char* unit) {
-  state.counters[unit] = benchmark::Counter(items, benchmark::Counter::kIsRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(items * flop_per_item / 1e9, benchmark::Counter::kIsRate);
-}
-
 // One block of the size evaluation scores at a time.
 void BM_AlgrScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
@@ -65,7 +55,7 @@ void BM_AlgrScoreBlock(benchmark::State& state) {
   Encoding images = random_embeddings(kImageBlock), captions = random_embeddings(kCaptionBlock);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair, "pairs/s");
+  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair, "pairs/s");
 }
 BENCHMARK(BM_AlgrScoreBlock)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -75,14 +65,8 @@ void BM_AlgrScoreTestMatrix(benchmark::State& state) {
   auto model = make_model();
   Encoding images = random_embeddings(kTestImages), captions = random_embeddings(kTestCaptions);
   torch::NoGradGuard no_grad;
-  torch::Tensor out = torch::empty({kTestImages, kTestCaptions});
-  for (auto _ : state)
-    for (int64_t i = 0; i < kTestImages; i += kImageBlock)
-      for (int64_t c = 0; c < kTestCaptions; c += kCaptionBlock) {
-        const int64_t i1 = std::min(kTestImages, i + kImageBlock), c1 = std::min(kTestCaptions, c + kCaptionBlock);
-        out.slice(0, i, i1).slice(1, c, c1).copy_(model->score(images.slice(i, i1), captions.slice(c, c1)));
-      }
-  report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair, "pairs/s");
+  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
+  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair, "pairs/s");
 }
 BENCHMARK(BM_AlgrScoreTestMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -96,7 +80,7 @@ void BM_AlgrEncodeImages(benchmark::State& state) {
   batch.region_mask = torch::ones({kImageBlock, kRegions}, torch::kBool);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_images(batch));
-  report(state, double(state.iterations()) * kImageBlock, kFlopPerImage, "images/s");
+  bench::report(state, double(state.iterations()) * kImageBlock, kFlopPerImage, "images/s");
 }
 BENCHMARK(BM_AlgrEncodeImages)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -110,26 +94,10 @@ void BM_AlgrEncodeCaptions(benchmark::State& state) {
   batch.lengths = torch::full({kImageBlock}, kWords, torch::kInt64);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_captions(batch));
-  report(state, double(state.iterations()) * kImageBlock, kFlopPerCaption, "captions/s");
+  bench::report(state, double(state.iterations()) * kImageBlock, kFlopPerCaption, "captions/s");
 }
 BENCHMARK(BM_AlgrEncodeCaptions)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ensure_blas_kernels(argc, argv);
-  int threads = 2;
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0)
-      threads = std::atoi(argv[i] + 10);
-    else
-      rest.push_back(argv[i]);
-  }
-  set_threads(threads);
-  int n = static_cast<int>(rest.size());
-  benchmark::Initialize(&n, rest.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return sm::bench::run_benchmarks(argc, argv); }

@@ -12,6 +12,7 @@
 #include "scenematch/core/runtime.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
+#include "support.h"
 
 using namespace sm;
 
@@ -22,14 +23,8 @@ constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks simil
 constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
 constexpr double kFlopPerPair = 2.0 * kDim;
 
-Vocab bench_vocab() {
-  std::vector<std::string> words;
-  for (int i = 2; i < 100; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
-
 MatcherPtr make_model() {
-  auto model = make_matcher("hrem", matcher_preset("hrem", "paper"), bench_vocab());
+  auto model = make_matcher("hrem", matcher_preset("hrem", "paper"), bench::bench_vocab());
   model->eval();
   return model;
 }
@@ -40,11 +35,6 @@ Encoding random_embeddings(int64_t n) {
   return e;
 }
 
-void report(benchmark::State& state, double pairs) {
-  state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(pairs * kFlopPerPair / 1e9, benchmark::Counter::kIsRate);
-}
-
 // One block of the size evaluation scores at a time.
 void BM_HremScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
@@ -52,7 +42,7 @@ void BM_HremScoreBlock(benchmark::State& state) {
   Encoding images = random_embeddings(kImageBlock), captions = random_embeddings(kCaptionBlock);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  report(state, double(state.iterations()) * kImageBlock * kCaptionBlock);
+  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair);
 }
 BENCHMARK(BM_HremScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -62,14 +52,8 @@ void BM_HremScoreTestMatrix(benchmark::State& state) {
   auto model = make_model();
   Encoding images = random_embeddings(kTestImages), captions = random_embeddings(kTestCaptions);
   torch::NoGradGuard no_grad;
-  torch::Tensor out = torch::empty({kTestImages, kTestCaptions});
-  for (auto _ : state)
-    for (int64_t i = 0; i < kTestImages; i += kImageBlock)
-      for (int64_t c = 0; c < kTestCaptions; c += kCaptionBlock) {
-        const int64_t i1 = std::min(kTestImages, i + kImageBlock), c1 = std::min(kTestCaptions, c + kCaptionBlock);
-        out.slice(0, i, i1).slice(1, c, c1).copy_(model->score(images.slice(i, i1), captions.slice(c, c1)));
-      }
-  report(state, double(state.iterations()) * kTestImages * kTestCaptions);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
+  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair);
 }
 BENCHMARK(BM_HremScoreTestMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -102,20 +86,4 @@ BENCHMARK(BM_HremEncodeCaptions)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ensure_blas_kernels(argc, argv);
-  int threads = 2;
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0)
-      threads = std::atoi(argv[i] + 10);
-    else
-      rest.push_back(argv[i]);
-  }
-  set_threads(threads);
-  int n = static_cast<int>(rest.size());
-  benchmark::Initialize(&n, rest.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return sm::bench::run_benchmarks(argc, argv); }

@@ -14,6 +14,7 @@
 #include "scenematch/core/runtime.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
+#include "support.h"
 
 using namespace sm;
 
@@ -27,9 +28,7 @@ constexpr double kFlopPerPair = 2.0 * kDim * kWords * kRegions;
 MatcherPtr make_model() {
   Config cfg = matcher_preset("resg", "paper");
   cfg["embed_size"] = kDim;
-  std::vector<std::string> words;
-  for (int i = 2; i < 100; ++i) words.push_back("w" + std::to_string(i));
-  return make_matcher("resg", cfg, Vocab::build({words}, 1));
+  return make_matcher("resg", cfg, bench::bench_vocab());
 }
 
 Encoding random_images(int64_t n) {
@@ -46,11 +45,6 @@ Encoding random_captions(int64_t n) {
   return e;
 }
 
-void report(benchmark::State& state, double pairs) {
-  state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(pairs * kFlopPerPair / 1e9, benchmark::Counter::kIsRate);
-}
-
 // One block of the size evaluation scores at a time.
 void BM_ResgScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
@@ -58,7 +52,7 @@ void BM_ResgScoreBlock(benchmark::State& state) {
   Encoding images = random_images(kImageBlock), captions = random_captions(kCaptionBlock);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  report(state, double(state.iterations()) * kImageBlock * kCaptionBlock);
+  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair);
 }
 BENCHMARK(BM_ResgScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -68,33 +62,11 @@ void BM_ResgScoreTestMatrix(benchmark::State& state) {
   auto model = make_model();
   Encoding images = random_images(kTestImages), captions = random_captions(kTestCaptions);
   torch::NoGradGuard no_grad;
-  torch::Tensor out = torch::empty({kTestImages, kTestCaptions});
-  for (auto _ : state)
-    for (int64_t i = 0; i < kTestImages; i += kImageBlock)
-      for (int64_t c = 0; c < kTestCaptions; c += kCaptionBlock) {
-        const int64_t i1 = std::min(kTestImages, i + kImageBlock), c1 = std::min(kTestCaptions, c + kCaptionBlock);
-        out.slice(0, i, i1).slice(1, c, c1).copy_(model->score(images.slice(i, i1), captions.slice(c, c1)));
-      }
-  report(state, double(state.iterations()) * kTestImages * kTestCaptions);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
+  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair);
 }
 BENCHMARK(BM_ResgScoreTestMatrix)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ensure_blas_kernels(argc, argv);
-  int threads = 2;
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0)
-      threads = std::atoi(argv[i] + 10);
-    else
-      rest.push_back(argv[i]);
-  }
-  set_threads(threads);
-  int n = static_cast<int>(rest.size());
-  benchmark::Initialize(&n, rest.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return sm::bench::run_benchmarks(argc, argv); }

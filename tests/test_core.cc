@@ -80,6 +80,16 @@ TEST(Encoding, CatPadsLaterDims) {
   EXPECT_EQ(c.at("m").sum().item<int64_t>(), 2 * 3 + 5);
   EXPECT_EQ(c.slice(2, 3).size(), 1);
   EXPECT_THROW(c.at("nope"), Error);
+  // Values land in place, the padding is zero / false, and the caller's
+  // encodings are untouched.
+  EXPECT_TRUE(torch::equal(c.at("w").slice(0, 0, 2).slice(1, 0, 3), a.at("w")));
+  EXPECT_EQ(c.at("w").slice(0, 0, 2).slice(1, 3, 5).abs().sum().item<float>(), 0.f);
+  EXPECT_FALSE(c.at("m").slice(0, 0, 2).slice(1, 3, 5).any().item<bool>());
+  EXPECT_TRUE(torch::equal(c.at("w")[2], b.at("w")[0]));
+  EXPECT_TRUE(a.at("w").defined() && b.at("m").defined());
+  Encoding missing;
+  missing["w"] = torch::ones({1, 3, 4});
+  EXPECT_THROW(Encoding::cat({a, missing}), Error);
 }
 
 TEST(TripletLoss, SameImageCaptionsAreNotNegatives) {

@@ -137,6 +137,12 @@ Batcher::Batcher(const Split& split, const Vocab& vocab, const std::vector<Capti
          " was not loaded (load the split with LoadOptions::scene_graphs)");
 }
 
+int64_t Batcher::caption_length(int64_t caption_id) const {
+  if (caption_id < 0 || caption_id >= static_cast<int64_t>(graphs_.size()))
+    fail("caption ", caption_id, " out of range (split has ", graphs_.size(), ")");
+  return static_cast<int64_t>(graphs_[caption_id].tokens.size());
+}
+
 ImageBatch Batcher::images(const std::vector<int64_t>& image_ids) const {
   ImageBatch b;
   b.ids = image_ids;

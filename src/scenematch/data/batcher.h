@@ -25,6 +25,7 @@ class Batcher {
   // caption ids (the image of caption c is split.image_of_caption(c)).
   std::vector<std::vector<int64_t>> epoch(int64_t batch_size, std::mt19937_64& rng) const;
 
+  int64_t caption_length(int64_t caption_id) const;  // tokens of the split's caption
   const Split& split() const { return split_; }
   const Vocab& vocab() const { return vocab_; }
 

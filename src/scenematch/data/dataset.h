@@ -54,6 +54,12 @@ struct Split {
   int64_t num_captions() const { return static_cast<int64_t>(captions.size()); }
   int64_t image_of_caption(int64_t caption) const { return caption / captions_per_image; }
   std::string file(const std::string& suffix) const { return dir + "/" + name + "_" + suffix; }
+  // Drops the mapped pages of images [begin, end) (features and relation
+  // features) from memory once they have been read; they stay in the file.
+  void release_images(int64_t begin, int64_t end) const {
+    images.release(begin, end);
+    if (relation_features) relation_features->release(begin, end);
+  }
 };
 
 // Loads and validates a split: counts across files, NaN/Inf features, boxes

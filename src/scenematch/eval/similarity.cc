@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <numeric>
 #include <optional>
 
@@ -42,7 +43,7 @@ Encoding encode_in_batches(Matcher& m, const std::vector<int64_t>& ids, const Si
     parts.push_back(encode(std::vector<int64_t>(ids.begin() + begin, ids.begin() + end)));
     if (progress) progress->step(static_cast<int64_t>(end - begin));
   }
-  return Encoding::cat(parts);
+  return Encoding::cat(std::move(parts));
 }
 
 std::vector<int64_t> all_ids(int64_t n) {
@@ -55,8 +56,14 @@ std::vector<int64_t> all_ids(int64_t n) {
 
 Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>& image_ids,
                        const SimilarityOptions& o) {
-  return encode_in_batches(m, image_ids, o, "encode images",
-                           [&](const std::vector<int64_t>& ids) { return m.encode_images(b.images(ids)); });
+  return encode_in_batches(m, image_ids, o, "encode images", [&](const std::vector<int64_t>& ids) {
+    Encoding e = m.encode_images(b.images(ids));
+    // Streamed: once encoded, the rows' mapped pages leave memory, so a large
+    // split keeps only its encodings resident (docs/performance.md).
+    auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
+    b.split().release_images(*lo, *hi + 1);
+    return e;
+  });
 }
 
 Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
@@ -103,8 +110,28 @@ torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encodi
 
 torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o) {
   Encoding images = encode_images(m, b, all_ids(b.split().num_images()), o);
-  Encoding captions = encode_captions(m, b, all_ids(b.split().num_captions()), o);
-  return similarity_matrix(m, images, captions, o);
+  // Captions are encoded one block at a time and scored against every image
+  // at once: each is still encoded once, but only one block of caption
+  // encodings is ever held (COCO 5K: 25,000 captions), and in order of length
+  // a block pads only to about its own length, not the split's longest.
+  std::vector<int64_t> order = all_ids(b.split().num_captions());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return b.caption_length(x) < b.caption_length(y); });
+  const int64_t ni = images.size(), nc = static_cast<int64_t>(order.size());
+  torch::Tensor sims = torch::empty({ni, nc}, torch::kFloat);
+  SimilarityOptions block_options = o;
+  block_options.progress = false;
+  std::optional<Progress> progress;
+  if (o.progress) progress.emplace("encode + score captions", nc, "caption");
+  for (int64_t c0 = 0; c0 < nc; c0 += o.caption_block) {
+    const int64_t c1 = std::min(nc, c0 + o.caption_block);
+    std::vector<int64_t> ids(order.begin() + c0, order.begin() + c1);
+    Encoding captions = encode_captions(m, b, ids, block_options);
+    torch::Tensor block = similarity_matrix(m, images, captions, block_options);
+    sims.index_copy_(1, torch::tensor(ids, torch::kLong), block);
+    if (progress) progress->step(c1 - c0);
+  }
+  return sims;
 }
 
 std::vector<torch::Tensor> score_per_image(Matcher& m, const Encoding& images, const Encoding& captions,

@@ -35,7 +35,8 @@ struct ModelThroughput {
   double images_per_s = 0, captions_per_s = 0;  // encoders, inference mode
   double pairs_per_s = 0;                       // score() on an image block x caption block
   double score_gflops = 0;                      // pairs_per_s x FLOPs per pair
-  double train_steps_per_s = 0;                 // forward + backward + Adam at batch `shapes.batch` (0 if skipped)
+  double train_steps_per_s = 0;                 // forward + backward + Adam (0 if skipped)
+  int64_t train_batch = 0;                      // pairs per training step: the preset's batch_size
   Json to_json() const;
 };
 

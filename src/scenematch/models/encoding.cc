@@ -32,35 +32,37 @@ Encoding Encoding::to(const torch::Device& device) const {
   return out;
 }
 
-Encoding Encoding::cat(const std::vector<Encoding>& encodings) {
+Encoding Encoding::cat(std::vector<Encoding> encodings) {
   Encoding out;
   if (encodings.empty()) return out;
-  if (encodings.size() == 1) return encodings[0];
-  for (const auto& [key, first] : encodings[0].parts) {
-    std::vector<int64_t> max_shape = first.sizes().vec();
+  if (encodings.size() == 1) return std::move(encodings[0]);
+  std::vector<std::string> keys;
+  for (const auto& [key, _] : encodings[0].parts) keys.push_back(key);
+  for (const auto& key : keys) {
+    const torch::Tensor first = encodings[0].at(key);
+    std::vector<int64_t> shape = first.sizes().vec();
+    shape[0] = 0;
     for (const auto& e : encodings) {
       const auto& t = e.at(key);
       if (t.dim() != first.dim()) fail("Encoding::cat: part '", key, "' has different ranks");
-      for (int64_t d = 1; d < t.dim(); ++d) max_shape[d] = std::max(max_shape[d], t.size(d));
+      shape[0] += t.size(0);
+      for (int64_t d = 1; d < t.dim(); ++d) shape[d] = std::max(shape[d], t.size(d));
     }
-    std::vector<torch::Tensor> padded;
-    for (const auto& e : encodings) {
-      torch::Tensor t = e.at(key);
-      std::vector<int64_t> pad;  // torch pads from the last dim backwards
-      bool needs = false;
-      for (int64_t d = t.dim() - 1; d >= 1; --d) {
-        pad.push_back(0);
-        pad.push_back(max_shape[d] - t.size(d));
-        needs |= max_shape[d] != t.size(d);
-      }
-      if (needs) {
-        bool is_bool = t.scalar_type() == torch::kBool;
-        torch::Tensor p = torch::constant_pad_nd(is_bool ? t.to(torch::kUInt8) : t, pad, 0);
-        t = is_bool ? p.to(torch::kBool) : p;
-      }
-      padded.push_back(t);
+    // Rows are written in order, so the result's pages become resident only as
+    // the inputs they replace are released.
+    torch::Tensor result = torch::empty(shape, first.options());
+    int64_t row = 0;
+    for (auto& e : encodings) {
+      torch::Tensor& t = e.parts.at(key);
+      torch::Tensor rows = result.narrow(0, row, t.size(0));
+      torch::Tensor target = rows;
+      for (int64_t d = 1; d < t.dim(); ++d) target = target.narrow(d, 0, t.size(d));
+      if (!target.is_same_size(rows)) rows.zero_();  // padding: zeros, or false for masks
+      target.copy_(t);
+      row += t.size(0);
+      t = torch::Tensor();
     }
-    out.parts[key] = torch::cat(padded, 0);
+    out.parts[key] = result;
   }
   return out;
 }

@@ -2,9 +2,10 @@
 // dimension indexes the items. Computed once per item and then scored in
 // blocks, so nothing is ever encoded once per pair.
 #pragma once
+#include <torch/types.h>
+
 #include <map>
 #include <string>
-#include <torch/types.h>
 #include <vector>
 
 namespace sm {
@@ -20,8 +21,10 @@ struct Encoding {
   Encoding index(const torch::Tensor& idx) const;
   Encoding to(const torch::Device& device) const;
   // Concatenates along the item dim; parts with more dims are zero-padded (or
-  // false-padded for bool masks) in every later dim to the largest size.
-  static Encoding cat(const std::vector<Encoding>& encodings);
+  // false-padded for bool masks) in every later dim to the largest size. Each
+  // input part is released once copied, so a caller that moves its encodings
+  // in holds the data about once, not two or three times.
+  static Encoding cat(std::vector<Encoding> encodings);
 };
 
 }  // namespace sm
