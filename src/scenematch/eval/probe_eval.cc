@@ -104,12 +104,14 @@ ProbeReport probe_accuracy(const std::vector<Probe>& probes, const std::vector<s
 }
 
 std::string format_probe_table(const ProbeReport& report, const std::string& title) {
-  char buf[256];
+  int width = 24;  // the longest kind, "relation-swap (text-implausible)" included
+  for (const auto& [kind, a] : report.kinds) width = std::max(width, static_cast<int>(kind.size()));
+  char buf[512];
   std::string out = title + "\n";
-  std::snprintf(buf, sizeof buf, "%-24s %9s %8s\n", "kind", "accuracy", "probes");
+  std::snprintf(buf, sizeof buf, "%-*s %9s %8s\n", width, "kind", "accuracy", "probes");
   out += buf;
   auto line = [&](const std::string& kind, const ProbeAccuracy& a) {
-    std::snprintf(buf, sizeof buf, "%-24s %8.2f%% %8lld\n", kind.c_str(), 100.0 * a.accuracy,
+    std::snprintf(buf, sizeof buf, "%-*.*s %8.2f%% %8lld\n", width, 400, kind.c_str(), 100.0 * a.accuracy,
                   static_cast<long long>(a.count));
     out += buf;
   };
