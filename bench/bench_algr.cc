@@ -22,8 +22,6 @@ using namespace sm;
 namespace {
 
 constexpr int64_t kDim = 1024, kFeatures = 2048, kRegions = 36, kWords = 12, kWordDim = 300, kSteps = 2;
-constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
-constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
 constexpr double kFlopPerPair = 2.0 * kDim;
 constexpr double kFlopPerImage =
     2.0 * kRegions * kFeatures * kDim + 3 * 2.0 * kRegions * kDim * kDim + 2 * 2.0 * kRegions * kRegions * kDim;
@@ -42,20 +40,13 @@ MatcherPtr make_model() {
   return model;
 }
 
-Encoding random_embeddings(int64_t n) {
-  Encoding e;
-  e["emb"] = l2norm(torch::randn({n, kDim}));
-  return e;
-}
-
 // One block of the size evaluation scores at a time.
 void BM_AlgrScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_embeddings(kImageBlock), captions = random_embeddings(kCaptionBlock);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair, "pairs/s");
+  Encoding images = bench::unit_embeddings(bench::kImageBlock, kDim),
+           captions = bench::unit_embeddings(bench::kCaptionBlock, kDim);
+  bench::score_block(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_AlgrScoreBlock)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -63,10 +54,9 @@ BENCHMARK(BM_AlgrScoreBlock)->Unit(benchmark::kMicrosecond)->UseRealTime();
 void BM_AlgrScoreTestMatrix(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_embeddings(kTestImages), captions = random_embeddings(kTestCaptions);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
-  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair, "pairs/s");
+  Encoding images = bench::unit_embeddings(bench::kTestImages, kDim),
+           captions = bench::unit_embeddings(bench::kTestCaptions, kDim);
+  bench::score_whole_matrix(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_AlgrScoreTestMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -75,12 +65,12 @@ void BM_AlgrEncodeImages(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
   ImageBatch batch;
-  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
-  batch.features = torch::randn({kImageBlock, kRegions, kFeatures});
-  batch.region_mask = torch::ones({kImageBlock, kRegions}, torch::kBool);
+  for (int64_t i = 0; i < bench::kImageBlock; ++i) batch.ids.push_back(i);
+  batch.features = torch::randn({bench::kImageBlock, kRegions, kFeatures});
+  batch.region_mask = torch::ones({bench::kImageBlock, kRegions}, torch::kBool);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_images(batch));
-  bench::report(state, double(state.iterations()) * kImageBlock, kFlopPerImage, "images/s");
+  bench::report(state, double(state.iterations()) * bench::kImageBlock, kFlopPerImage, "images/s");
 }
 BENCHMARK(BM_AlgrEncodeImages)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -89,12 +79,12 @@ void BM_AlgrEncodeCaptions(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
   CaptionBatch batch;
-  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
-  batch.tokens = torch::randint(2, 100, {kImageBlock, kWords}, torch::kInt64);
-  batch.lengths = torch::full({kImageBlock}, kWords, torch::kInt64);
+  for (int64_t i = 0; i < bench::kImageBlock; ++i) batch.ids.push_back(i);
+  batch.tokens = torch::randint(2, 100, {bench::kImageBlock, kWords}, torch::kInt64);
+  batch.lengths = torch::full({bench::kImageBlock}, kWords, torch::kInt64);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_captions(batch));
-  bench::report(state, double(state.iterations()) * kImageBlock, kFlopPerCaption, "captions/s");
+  bench::report(state, double(state.iterations()) * bench::kImageBlock, kFlopPerCaption, "captions/s");
 }
 BENCHMARK(BM_AlgrEncodeCaptions)->Unit(benchmark::kMillisecond)->UseRealTime();
 

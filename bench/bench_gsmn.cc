@@ -26,8 +26,6 @@ using namespace sm;
 namespace {
 
 constexpr int64_t kDim = 1024, kRegions = 36, kWords = 12, kBlocks = 16, kKernels = 8, kKernelDim = 4, kHidden = 32;
-constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
-constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
 constexpr double L = kWords, R = kRegions, t = kBlocks, Ko = kKernels * kKernelDim;
 constexpr double kFlopPerPair = 2 * L * R * kDim + 2 * L * R * t * (R + L) + 4 * 2 * L * R * t +
                                 2 * L * (L * t + t * Ko + Ko * kHidden + kHidden) +
@@ -60,10 +58,8 @@ Encoding random_captions(int64_t n) {
 void BM_GsmnScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model("dense");
-  Encoding images = random_images(kImageBlock), captions = random_captions(kCaptionBlock);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair);
+  Encoding images = random_images(bench::kImageBlock), captions = random_captions(bench::kCaptionBlock);
+  bench::score_block(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_GsmnScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -71,10 +67,8 @@ BENCHMARK(BM_GsmnScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_GsmnScoreTestMatrix(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model("dense");
-  Encoding images = random_images(kTestImages), captions = random_captions(kTestCaptions);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
-  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair);
+  Encoding images = random_images(bench::kTestImages), captions = random_captions(bench::kTestCaptions);
+  bench::score_whole_matrix(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_GsmnScoreTestMatrix)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 

@@ -19,8 +19,6 @@ using namespace sm;
 namespace {
 
 constexpr int64_t kDim = 1024, kRegions = 36, kWords = 12, kFeatures = 2048;
-constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
-constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
 constexpr double kFlopPerPair = 2.0 * kDim;
 
 MatcherPtr make_model() {
@@ -29,20 +27,13 @@ MatcherPtr make_model() {
   return model;
 }
 
-Encoding random_embeddings(int64_t n) {
-  Encoding e;
-  e["emb"] = l2norm(torch::randn({n, kDim}));
-  return e;
-}
-
 // One block of the size evaluation scores at a time.
 void BM_HremScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_embeddings(kImageBlock), captions = random_embeddings(kCaptionBlock);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair);
+  Encoding images = bench::unit_embeddings(bench::kImageBlock, kDim),
+           captions = bench::unit_embeddings(bench::kCaptionBlock, kDim);
+  bench::score_block(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_HremScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -50,10 +41,9 @@ BENCHMARK(BM_HremScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_HremScoreTestMatrix(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_embeddings(kTestImages), captions = random_embeddings(kTestCaptions);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
-  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair);
+  Encoding images = bench::unit_embeddings(bench::kTestImages, kDim),
+           captions = bench::unit_embeddings(bench::kTestCaptions, kDim);
+  bench::score_whole_matrix(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_HremScoreTestMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -62,12 +52,13 @@ void BM_HremEncodeImages(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
   ImageBatch batch;
-  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
-  batch.features = torch::randn({kImageBlock, kRegions, kFeatures});
-  batch.region_mask = torch::ones({kImageBlock, kRegions}, torch::kBool);
+  for (int64_t i = 0; i < bench::kImageBlock; ++i) batch.ids.push_back(i);
+  batch.features = torch::randn({bench::kImageBlock, kRegions, kFeatures});
+  batch.region_mask = torch::ones({bench::kImageBlock, kRegions}, torch::kBool);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_images(batch));
-  state.counters["items/s"] = benchmark::Counter(double(state.iterations()) * kImageBlock, benchmark::Counter::kIsRate);
+  state.counters["items/s"] =
+      benchmark::Counter(double(state.iterations()) * bench::kImageBlock, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HremEncodeImages)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -75,12 +66,13 @@ void BM_HremEncodeCaptions(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
   CaptionBatch batch;
-  for (int64_t i = 0; i < kImageBlock; ++i) batch.ids.push_back(i);
-  batch.tokens = torch::randint(2, 100, {kImageBlock, kWords}, torch::kInt64);
-  batch.lengths = torch::full({kImageBlock}, kWords, torch::kInt64);
+  for (int64_t i = 0; i < bench::kImageBlock; ++i) batch.ids.push_back(i);
+  batch.tokens = torch::randint(2, 100, {bench::kImageBlock, kWords}, torch::kInt64);
+  batch.lengths = torch::full({bench::kImageBlock}, kWords, torch::kInt64);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(model->encode_captions(batch));
-  state.counters["items/s"] = benchmark::Counter(double(state.iterations()) * kImageBlock, benchmark::Counter::kIsRate);
+  state.counters["items/s"] =
+      benchmark::Counter(double(state.iterations()) * bench::kImageBlock, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HremEncodeCaptions)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -20,8 +20,6 @@ using namespace sm;
 namespace {
 
 constexpr int64_t kDim = 1024, kObjects = 36, kRelations = 25, kWords = 12, kTriplets = 4;
-constexpr int64_t kImageBlock = 128, kCaptionBlock = 640;    // the blocks similarity_matrix() scores
-constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;  // Flickr30K / COCO-1K test matrix
 constexpr double kFlopPerPair = 2.0 * kDim * (kWords * kObjects + kTriplets * kRelations);
 
 MatcherPtr make_model() {
@@ -51,10 +49,8 @@ Encoding random_captions(int64_t n) {
 void BM_SgmScoreBlock(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_images(kImageBlock), captions = random_captions(kCaptionBlock);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(model->score(images, captions));
-  bench::report(state, double(state.iterations()) * kImageBlock * kCaptionBlock, kFlopPerPair);
+  Encoding images = random_images(bench::kImageBlock), captions = random_captions(bench::kCaptionBlock);
+  bench::score_block(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_SgmScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -62,10 +58,8 @@ BENCHMARK(BM_SgmScoreBlock)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_SgmScoreTestMatrix(benchmark::State& state) {
   torch::manual_seed(0);
   auto model = make_model();
-  Encoding images = random_images(kTestImages), captions = random_captions(kTestCaptions);
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(bench::score_matrix(*model, images, captions));
-  bench::report(state, double(state.iterations()) * kTestImages * kTestCaptions, kFlopPerPair);
+  Encoding images = random_images(bench::kTestImages), captions = random_captions(bench::kTestCaptions);
+  bench::score_whole_matrix(state, *model, images, captions, kFlopPerPair);
 }
 BENCHMARK(BM_SgmScoreTestMatrix)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 

@@ -1,5 +1,6 @@
 // Shared by the Google Benchmark programs: the --threads flag and start-up,
-// rate counters, a small vocabulary, and the test-matrix loop.
+// rate counters, a small vocabulary, random unit embeddings, and the scoring
+// loops (one evaluation block, the whole test matrix).
 #pragma once
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 #include "scenematch/core/runtime.h"
 #include "scenematch/eval/similarity.h"
 #include "scenematch/eval/throughput.h"
+#include "scenematch/models/layers.h"
 
 namespace sm::bench {
 
@@ -40,13 +42,40 @@ inline void report(benchmark::State& state, double items, double flop_per_item, 
   state.counters["GFLOP/s"] = benchmark::Counter(items * flop_per_item / 1e9, benchmark::Counter::kIsRate);
 }
 
+// The block evaluation scores at a time, and the Flickr30K / COCO-1K test matrix.
+inline constexpr int64_t kImageBlock = SimilarityOptions{}.image_block;
+inline constexpr int64_t kCaptionBlock = SimilarityOptions{}.caption_block;
+inline constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;
+
 inline Vocab bench_vocab() { return synthetic_vocab(100); }
+
+// (n, dim) L2-normalised vectors under "emb", the encoding of the embedding models.
+inline Encoding unit_embeddings(int64_t n, int64_t dim) {
+  Encoding e;
+  e["emb"] = l2norm(torch::randn({n, dim}));
+  return e;
+}
 
 // The full matrix, block by block, exactly as evaluation scores it.
 inline torch::Tensor score_matrix(Matcher& m, const Encoding& images, const Encoding& captions) {
   SimilarityOptions o;
   o.progress = false;
   return similarity_matrix(m, images, captions, o);
+}
+
+// score() of one image block against one caption block per iteration.
+inline void score_block(benchmark::State& state, Matcher& m, const Encoding& images, const Encoding& captions,
+                        double flop_per_pair) {
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(m.score(images, captions));
+  report(state, double(state.iterations()) * images.size() * captions.size(), flop_per_pair);
+}
+
+// The whole matrix per iteration, block by block as evaluation scores it.
+inline void score_whole_matrix(benchmark::State& state, Matcher& m, const Encoding& images, const Encoding& captions,
+                               double flop_per_pair) {
+  for (auto _ : state) benchmark::DoNotOptimize(score_matrix(m, images, captions));
+  report(state, double(state.iterations()) * images.size() * captions.size(), flop_per_pair);
 }
 
 }  // namespace sm::bench
