@@ -89,9 +89,9 @@ ProbeReport probe_accuracy(const std::vector<Probe>& probes, const std::vector<s
       fail("probe_accuracy: probe ", p, " has ", s.size(), " scores for ", probes[p].negatives.size() + 1, " captions");
     // Strictly above every negative: a tie is a failure to tell them apart.
     const bool passed = std::all_of(s.begin() + 1, s.end(), [&](float neg) { return s[0] > neg; });
-    for (const std::string& group :
-         {probes[p].kind, probes[p].subset.empty() ? std::string() : probes[p].kind + " (" + probes[p].subset + ")"}) {
-      if (group.empty()) continue;
+    std::vector<std::string> groups{probes[p].kind};
+    if (!probes[p].subset.empty()) groups.push_back(probes[p].kind + " (" + probes[p].subset + ")");
+    for (const std::string& group : groups) {
       ++report.kinds[group].count;
       correct[group] += passed;
     }
@@ -104,16 +104,15 @@ ProbeReport probe_accuracy(const std::vector<Probe>& probes, const std::vector<s
 }
 
 std::string format_probe_table(const ProbeReport& report, const std::string& title) {
-  int width = 24;  // the longest kind, "relation-swap (text-implausible)" included
-  for (const auto& [kind, a] : report.kinds) width = std::max(width, static_cast<int>(kind.size()));
-  char buf[512];
-  std::string out = title + "\n";
-  std::snprintf(buf, sizeof buf, "%-*s %9s %8s\n", width, "kind", "accuracy", "probes");
-  out += buf;
+  size_t width = 24;  // the longest kind, "relation-swap (text-implausible)" included
+  for (const auto& [kind, a] : report.kinds) width = std::max(width, kind.size());
+  auto padded = [&](const std::string& kind) { return kind + std::string(width - kind.size(), ' '); };
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %9s %8s\n", "accuracy", "probes");
+  std::string out = title + "\n" + padded("kind") + buf;
   auto line = [&](const std::string& kind, const ProbeAccuracy& a) {
-    std::snprintf(buf, sizeof buf, "%-*.*s %8.2f%% %8lld\n", width, 400, kind.c_str(), 100.0 * a.accuracy,
-                  static_cast<long long>(a.count));
-    out += buf;
+    std::snprintf(buf, sizeof buf, " %8.2f%% %8lld\n", 100.0 * a.accuracy, static_cast<long long>(a.count));
+    out += padded(kind) + buf;
   };
   for (const auto& [kind, a] : report.kinds) line(kind, a);
   line("all", report.all);
