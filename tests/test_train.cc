@@ -81,7 +81,8 @@ TEST(Schedule, StepDecayAndEpochSeeds) {
 }
 
 TEST_F(TrainTest, VseppLearnsTheTinyWorldWellAboveChance) {
-  const TrainRequest r = request("vsepp", {"epochs=20", "embed_size=128", "lr=0.002", "lr_update=15"});
+  // The run folder's parent does not exist yet, as runs/ on a fresh checkout.
+  const TrainRequest r = request("runs/vsepp", {"epochs=20", "embed_size=128", "lr=0.002", "lr_update=15"});
   TrainSummary s = run_training(r);
   ASSERT_EQ(s.epochs, 20);
   for (const char* f : {"best.ckpt", "last.ckpt", "log.jsonl", "vocab.json"})

@@ -1,12 +1,12 @@
 #include "scenematch/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 
@@ -65,10 +65,11 @@ Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, T
     : bundle_(std::move(bundle)), train_(train), dev_(dev), options_(std::move(options)) {
   if (!bundle_.model) fail("Trainer: no model");
   if (options_.out_dir.empty()) fail("Trainer: no output folder");
-  ::mkdir(options_.out_dir.c_str(), 0755);
-  struct stat st {};
-  if (::stat(options_.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    fail(options_.out_dir, ": cannot create the run folder (does its parent exist?)");
+  // With its parents: `--out runs/NAME` on a fresh checkout has no runs/ yet.
+  std::error_code error;
+  std::filesystem::create_directories(options_.out_dir, error);
+  if (!std::filesystem::is_directory(options_.out_dir))
+    fail(options_.out_dir, ": cannot create the run folder", error ? " (" + error.message() + ")" : std::string());
   optimizer_ = std::make_unique<torch::optim::Adam>(bundle_.model->parameters(),
                                                     torch::optim::AdamOptions(cfg_get<double>(bundle_.config, "lr")));
 }
