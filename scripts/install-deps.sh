@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev            # tensors, autograd, GRUs, optimizers
   libopenblas0-openmp     # 13x faster than the reference BLAS LibTorch links by default
+  libblas-dev             # cblas.h and libblas.so (OpenBLAS through the alternative) for GSMN's CPU engine
   liblink-grammar-dev link-grammar-dictionaries-en   # caption parsing
   libfaiss-dev            # vector indexes
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev

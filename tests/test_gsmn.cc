@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "scenematch/core/runtime.h"
 #include "scenematch/models/gsmn.h"
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
@@ -141,6 +142,30 @@ TEST(Gsmn, ChunkedScoringEqualsSmallBlocks) {
       EXPECT_TRUE(torch::allclose(full.slice(0, i0, i0 + 3).slice(1, c0, c0 + 4), block, 1e-5, 1e-6));
     }
   EXPECT_NEAR(full[5][100].item<double>(), gsmn_pair_score(*m, images, 5, captions, 100).item<double>(), 1e-5);
+}
+
+TEST(Gsmn, ScoresDoNotDependOnThreadCount) {
+  // The CPU engine deals its tiles out to threads, each with its own buffers.
+  auto m = make(small_config("dense"));
+  torch::NoGradGuard g;
+  auto images = m->encode_images(random_images(9, 12));
+  auto captions = m->encode_captions(random_captions(23, 13));
+  const int before = torch::get_num_threads();
+  set_threads(1);
+  auto one = m->score(images, captions);
+  set_threads(2);
+  auto two = m->score(images, captions);
+  // Evaluation scores under InferenceMode, which the worker threads must see too.
+  torch::Tensor inference;
+  {
+    c10::InferenceMode mode;
+    auto images_i = m->encode_images(random_images(9, 12));
+    auto captions_i = m->encode_captions(random_captions(23, 13));
+    inference = m->score(images_i, captions_i);
+  }
+  set_threads(before);
+  EXPECT_TRUE(torch::allclose(one, two, 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(inference, two, 1e-6, 1e-7));
 }
 
 TEST(Gsmn, TrainingPathEqualsInferencePath) {

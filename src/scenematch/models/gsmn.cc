@@ -13,12 +13,14 @@
 // about half the FLOPs of forming c, and memory per pair is independent of d.
 #include "scenematch/models/gsmn.h"
 
+#include <ATen/ThreadLocalState.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <limits>
 #include <optional>
 
+#include "scenematch/models/gsmn_cpu.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/losses.h"
 
@@ -37,9 +39,8 @@ torch::Tensor l2norm_padded(const torch::Tensor& x, int64_t dim) {
 
 // torch::bmm, but one GEMM call per batch item on the CPU: LibTorch 1.13's CPU
 // bmm runs about 10x below that at this model's shapes (measured: 9 vs 84
-// GFLOP/s for 16 x (600x64 @ 64x432) on one thread). `out`, when given, is a
-// contiguous buffer of at least n*M*N elements to write into.
-torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& out_buffer = {}) {
+// GFLOP/s for 16 x (600x64 @ 64x432) on one thread).
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
   if (!a.device().is_cpu()) return torch::bmm(a, b);
   const int64_t n = a.size(0);
   if (torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad())) {
@@ -50,78 +51,19 @@ torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b, con
     for (int64_t i = 0; i < n; ++i) items.push_back(torch::mm(as[i], bs[i]));
     return torch::stack(items);
   }
-  auto out = out_buffer.defined() ? out_buffer.narrow(0, 0, n * a.size(1) * b.size(2)).view({n, a.size(1), b.size(2)})
-                                  : torch::empty({n, a.size(1), b.size(2)}, a.options());
-  for (int64_t i = 0; i < n; ++i) {
-    auto item = out[i];
-    torch::mm_out(item, a[i], b[i]);
-  }
-  return out;
-}
-
-// Fused inference kernels for Eq. 4's block cosines (no autograd; training
-// takes the equivalent tensor path in score_chunk). Layouts, t blocks:
-//   p (t, Bc*L, Bi*R) block products, a (Bc*L, Bi*R) attention,
-//   m_t2i (Bi, Bc*L, t*R) = A_t2i G, m_i2t (Bc, Bi*R, t*L) = A_i2t^T H.
-float block_cosine(float dot, float n2a, float n2b) {
-  return dot / std::sqrt(std::max(n2a * n2b, float(kCosEps * kCosEps)));
-}
-
-// x (Bc, L, Bi, t): word w of caption c against its attended region vector in image i.
-void block_cosines_t2i(const torch::Tensor& p, const torch::Tensor& a, const torch::Tensor& m,
-                       const torch::Tensor& u_norm2, torch::Tensor& x) {
-  const int64_t t = p.size(0), words = p.size(1), bi = m.size(0), R = a.size(-1);
-  const float *pp = p.data_ptr<float>(), *pa = a.data_ptr<float>(), *pm = m.data_ptr<float>();
-  const float* pu = u_norm2.data_ptr<float>();
-  float* px = x.data_ptr<float>();
-  at::parallel_for(0, words, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dot(t), c2(t);
-    for (int64_t cw = begin; cw < end; ++cw)
-      for (int64_t i = 0; i < bi; ++i) {
-        const float* arow = pa + (cw * bi + i) * R;
-        const float* mrow = pm + (i * words + cw) * t * R;
-        const float* prow = pp + cw * bi * R + i * R;
-        std::fill(dot.begin(), dot.end(), 0.f);
-        std::fill(c2.begin(), c2.end(), 0.f);
-        for (int64_t r = 0; r < R; ++r)  // blocks innermost: t independent sums
-          for (int64_t b = 0; b < t; ++b) {
-            dot[b] += prow[b * words * bi * R + r] * arow[r];
-            c2[b] += mrow[b * R + r] * arow[r];
-          }
-        for (int64_t b = 0; b < t; ++b) px[(cw * bi + i) * t + b] = block_cosine(dot[b], pu[cw * t + b], c2[b]);
-      }
-  });
-}
-
-// x (Bi, R, Bc, t): region r of image i against its attended word vector in caption c.
-void block_cosines_i2t(const torch::Tensor& p, const torch::Tensor& a, const torch::Tensor& a_t, const torch::Tensor& m,
-                       const torch::Tensor& v_norm2, torch::Tensor& x) {
-  const int64_t t = p.size(0), bc = a_t.size(0), nodes = a_t.size(1), L = a_t.size(2);
-  const float *pp = p.data_ptr<float>(), *pa = a.data_ptr<float>(), *pat = a_t.data_ptr<float>();
-  const float *pm = m.data_ptr<float>(), *pv = v_norm2.data_ptr<float>();
-  float* px = x.data_ptr<float>();
-  at::parallel_for(0, bc, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dot(t * nodes), c2(t);
-    for (int64_t c = begin; c < end; ++c) {
-      std::fill(dot.begin(), dot.end(), 0.f);
-      for (int64_t b = 0; b < t; ++b)
-        for (int64_t w = 0; w < L; ++w) {
-          const float* prow = pp + (b * bc * L + c * L + w) * nodes;
-          const float* arow = pa + (c * L + w) * nodes;
-          float* drow = dot.data() + b * nodes;
-          for (int64_t j = 0; j < nodes; ++j) drow[j] += prow[j] * arow[j];
-        }
-      for (int64_t j = 0; j < nodes; ++j) {
-        const float* mrow = pm + (c * nodes + j) * t * L;
-        const float* arow = pat + (c * nodes + j) * L;
-        std::fill(c2.begin(), c2.end(), 0.f);
-        for (int64_t w = 0; w < L; ++w)
-          for (int64_t b = 0; b < t; ++b) c2[b] += mrow[b * L + w] * arow[w];
-        for (int64_t b = 0; b < t; ++b)
-          px[(j * bc + c) * t + b] = block_cosine(dot[b * nodes + j], pv[j * t + b], c2[b]);
-      }
+  auto out = torch::empty({n, a.size(1), b.size(2)}, a.options());
+  // Items across threads, each GEMM on one (BLAS runs single-threaded inside
+  // a parallel region): small GEMMs split over threads mostly wait. Grad and
+  // inference modes are thread-local: the workers take the caller's.
+  const at::ThreadLocalState caller;
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    at::ThreadLocalStateGuard same_modes(caller);
+    for (int64_t i = begin; i < end; ++i) {
+      auto item = out[i];
+      torch::mm_out(item, a[i], b[i]);
     }
   });
+  return out;
 }
 
 // weight_norm(Linear) as in the released score head: w = g * v / |v| per output unit.
@@ -153,24 +95,28 @@ TORCH_MODULE(ScoreHead);
 
 // Per caption/image chunk tensors of score(), in the layouts its GEMMs want.
 struct TextSide {
-  torch::Tensor blocks;  // (t, Nc*L, d/t) word vectors, block-major
-  torch::Tensor gram;    // (Nc, L, t*L) H_b[w, w'] = u_wb . u_w'b, laid out [c][w][b][w']
-  torch::Tensor norm2;   // (Nc, L, t) |u_wb|^2
-  torch::Tensor mask;    // (Nc, L)
-  torch::Tensor graph;   // (Nc, L, L) text edge weights W_e
-};
-// Buffers that every chunk of one inference score() call reuses for its three
-// largest intermediates: allocating them afresh per chunk costs more in page
-// faults than the GEMMs that fill them.
-struct Scratch {
-  torch::Tensor products, t2i_quadratic, i2t_quadratic;
+  torch::Tensor vectors;  // (Nc, L, d) word vectors, contiguous
+  torch::Tensor blocks;   // (t, Nc*L, d/t) the same, block-major (a view)
+  torch::Tensor gram;     // (Nc, L, t*L) H_b[w, w'] = u_wb . u_w'b, laid out [c][w][b][w']
+  torch::Tensor norm2;    // (Nc, L, t) |u_wb|^2
+  torch::Tensor mask;     // (Nc, L)
+  torch::Tensor graph;    // (Nc, L, L) text edge weights W_e
+  gsmn_cpu::Nodes nodes() const {
+    return {vectors.data_ptr<float>(), gram.data_ptr<float>(), norm2.data_ptr<float>(),
+            mask.data_ptr<bool>(),     mask.size(0),           mask.size(1)};
+  }
 };
 struct VisualSide {
-  torch::Tensor blocks;  // (t, d/t, Ni*R) region vectors, block-major and transposed
-  torch::Tensor gram;    // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
-  torch::Tensor norm2;   // (Ni, R, t) |v_rb|^2
-  torch::Tensor mask;    // (Ni, R)
-  torch::Tensor graph;   // (Ni, K*R, R) Gaussian-kernel edge weights, [i][k][r][r']
+  torch::Tensor vectors;  // (Ni, R, d) region vectors, contiguous
+  torch::Tensor blocks;   // (t, d/t, Ni*R) the same, block-major and transposed (a view)
+  torch::Tensor gram;     // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
+  torch::Tensor norm2;    // (Ni, R, t) |v_rb|^2
+  torch::Tensor mask;     // (Ni, R)
+  torch::Tensor graph;    // (Ni, K*R, R) Gaussian-kernel edge weights, [i][k][r][r']
+  gsmn_cpu::Nodes nodes() const {
+    return {vectors.data_ptr<float>(), gram.data_ptr<float>(), norm2.data_ptr<float>(),
+            mask.data_ptr<bool>(),     mask.size(0),           mask.size(1)};
+  }
 };
 
 }  // namespace
@@ -289,28 +235,23 @@ class GsmnMatcher : public Matcher {
     int64_t ni = images.size(), nc = captions.size();
     int64_t regions = vis.mask.size(1), words = txt.mask.size(1);
     const bool training = torch::GradMode::is_enabled() && (vis.blocks.requires_grad() || txt.blocks.requires_grad());
-    // Chunks keep the (t, Bc*L, Bi*R) intermediates near 1 M floats: measured
-    // best of 2^18..2^22 floats for inference, and better than one chunk for a
-    // training batch too.
-    const int64_t chunk_floats = int64_t(1) << 20;
-    int64_t per_pair = std::max<int64_t>(1, regions * words * blocks_);
-    int64_t pairs = std::max<int64_t>(1, chunk_floats / per_pair);
+    const bool cpu_engine = !training && vis.blocks.device().is_cpu() && vis.blocks.scalar_type() == torch::kFloat;
+    // Chunk sizes. The tensor path keeps its (t, Bc*L, Bi*R) products near 1 M
+    // floats (measured best of 2^18..2^22 for inference before the CPU engine,
+    // and better than one chunk for a training batch). The CPU engine tiles
+    // that work itself; its chunks only bound the graph-convolution tensors
+    // (about (L + R) * K * o floats a pair).
+    int64_t pairs = cpu_engine ? 1024 : (int64_t(1) << 20) / std::max<int64_t>(1, regions * words * blocks_);
+    pairs = std::max<int64_t>(1, pairs);
     int64_t image_chunk = std::min<int64_t>(ni, std::max<int64_t>(1, int64_t(std::sqrt(double(pairs) / 4))));
     int64_t caption_chunk = std::min<int64_t>(nc, std::max<int64_t>(1, pairs / image_chunk));
-    std::optional<Scratch> scratch;
-    if (!training) {
-      int64_t floats = image_chunk * regions * caption_chunk * words * blocks_;
-      auto options = vis.blocks.options();
-      scratch =
-          Scratch{torch::empty({floats}, options), torch::empty({floats}, options), torch::empty({floats}, options)};
-    }
     std::vector<torch::Tensor> rows;
     for (int64_t i0 = 0; i0 < ni; i0 += image_chunk) {
       int64_t i1 = std::min(ni, i0 + image_chunk);
       std::vector<torch::Tensor> cols;
       for (int64_t c0 = 0; c0 < nc; c0 += caption_chunk) {
         int64_t c1 = std::min(nc, c0 + caption_chunk);
-        cols.push_back(score_chunk(vis, i0, i1, txt, c0, c1, scratch ? &*scratch : nullptr));
+        cols.push_back(score_chunk(vis, i0, i1, txt, c0, c1, cpu_engine));
       }
       rows.push_back(torch::cat(cols, 1));
     }
@@ -387,73 +328,72 @@ class GsmnMatcher : public Matcher {
   }
 
   TextSide text_side(const Encoding& captions) const {
-    auto u = captions.at("words");
+    auto u = captions.at("words").contiguous();
     int64_t nc = u.size(0), len = u.size(1), db = embed_size_ / blocks_;
     auto ub = u.view({nc, len, blocks_, db});
     TextSide s;
+    s.vectors = u;
     s.blocks = ub.permute({2, 0, 1, 3}).reshape({blocks_, nc * len, db});
     auto gram = torch::matmul(ub.permute({0, 2, 1, 3}), ub.permute({0, 2, 3, 1}));  // (Nc, t, L, L)
-    s.gram = gram.permute({0, 2, 1, 3}).reshape({nc, len, blocks_ * len});
+    s.gram = gram.permute({0, 2, 1, 3}).reshape({nc, len, blocks_ * len}).contiguous();
     s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Nc, L, t)
-    s.mask = captions.at("word_mask");
+    s.mask = captions.at("word_mask").contiguous();
     s.graph = captions.at("graph");
     return s;
   }
 
   VisualSide visual_side(const Encoding& images) const {
-    auto v = images.at("regions");
+    auto v = images.at("regions").contiguous();
     int64_t ni = v.size(0), regions = v.size(1), db = embed_size_ / blocks_;
     auto vb = v.view({ni, regions, blocks_, db});
     VisualSide s;
+    s.vectors = v;
     s.blocks = vb.permute({2, 3, 0, 1}).reshape({blocks_, db, ni * regions});
     auto gram = torch::matmul(vb.permute({0, 2, 1, 3}), vb.permute({0, 2, 3, 1}));  // (Ni, t, R, R)
-    s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions});
+    s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions}).contiguous();
     s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Ni, R, t)
-    s.mask = images.at("region_mask");
+    s.mask = images.at("region_mask").contiguous();
     s.graph = images.at("graph").reshape({ni, kernels_ * regions, regions});
     return s;
   }
 
   // (Bi, Bc) scores of images [i0, i1) with captions [c0, c1).
   torch::Tensor score_chunk(const VisualSide& vis_all, int64_t i0, int64_t i1, const TextSide& txt_all, int64_t c0,
-                            int64_t c1, const Scratch* scratch) {
+                            int64_t c1, bool cpu_engine) {
     const int64_t t = blocks_, bi = i1 - i0, bc = c1 - c0;
     const int64_t R = vis_all.mask.size(1), L = txt_all.mask.size(1);
     auto vmask = vis_all.mask.slice(0, i0, i1);  // (Bi, R)
     auto wmask = txt_all.mask.slice(0, c0, c1);  // (Bc, L)
-
-    // Word-region products per block, and their sum S (shared by Eqs. 3 and 5).
-    auto p = batched_matmul(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R),
-                            scratch ? scratch->products : torch::Tensor());
-    auto s = p.sum(0).view({bc, L, bi, R});
-    torch::Tensor t2i_logits = s, i2t_logits = s;
-    if (clipped_attention_) {
-      // Released code (SCAN's clipped l2norm): LeakyReLU, then L2 over the query axis.
-      auto raw = torch::leaky_relu(s, 0.1);
-      t2i_logits = l2norm_padded(raw, 1);  // queries: words
-      i2t_logits = l2norm_padded(raw, 3);  // queries: regions
-    }
-    // Eq. 3: each word attends over the image's regions; Eq. 5: each region over the caption's words.
-    auto a_t2i = torch::softmax((lambda_ * t2i_logits).masked_fill(~vmask.view({1, 1, bi, R}), kMaskedLogit), 3);
-    auto a_i2t = torch::softmax((lambda_ * i2t_logits).masked_fill(~wmask.view({bc, L, 1, 1}), kMaskedLogit), 1);
-
-    // Eq. 4 without forming the attended vectors: dot products from P, squared
-    // norms as quadratic forms of the attention rows with the Gram matrices.
-    auto a_t2i_by_image = a_t2i.permute({2, 0, 1, 3}).reshape({bi, bc * L, R});
-    auto m_t2i = batched_matmul(a_t2i_by_image, vis_all.gram.slice(0, i0, i1),
-                                scratch ? scratch->t2i_quadratic : torch::Tensor());  // (Bi, Bc*L, t*R)
-    auto a_i2t_by_caption = a_i2t.reshape({bc, L, bi * R}).transpose(1, 2).contiguous();
-    auto m_i2t = batched_matmul(a_i2t_by_caption, txt_all.gram.slice(0, c0, c1),
-                                scratch ? scratch->i2t_quadratic : torch::Tensor());  // (Bc, Bi*R, t*L)
-    auto u_norm2 = txt_all.norm2.slice(0, c0, c1), v_norm2 = vis_all.norm2.slice(0, i0, i1);
     // Matching vectors in the layouts the graph convolutions want.
     torch::Tensor x_t, x_v;  // (Bc, L, Bi, t) and (Bi, R, Bc, t)
-    if (scratch && p.device().is_cpu() && p.scalar_type() == torch::kFloat) {
-      x_t = torch::empty({bc, L, bi, t}, p.options());
-      x_v = torch::empty({bi, R, bc, t}, p.options());
-      block_cosines_t2i(p, a_t2i, m_t2i, u_norm2.contiguous(), x_t);
-      block_cosines_i2t(p, a_i2t, a_i2t_by_caption, m_i2t, v_norm2.contiguous(), x_v);
+    if (cpu_engine) {
+      x_t = torch::empty({bc, L, bi, t}, vis_all.blocks.options());
+      x_v = torch::empty({bi, R, bc, t}, vis_all.blocks.options());
+      gsmn_cpu::Attention attention{t, embed_size_ / t, float(lambda_), clipped_attention_};
+      gsmn_cpu::match_nodes(txt_all.nodes(), c0, c1, vis_all.nodes(), i0, i1, attention, x_t.data_ptr<float>(),
+                            x_v.data_ptr<float>());
     } else {
+      // Word-region products per block (t, Bc*L, Bi*R); their sum S is shared by Eqs. 3 and 5.
+      auto p = batched_matmul(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R));
+      auto u_norm2 = txt_all.norm2.slice(0, c0, c1), v_norm2 = vis_all.norm2.slice(0, i0, i1);
+      auto s = p.sum(0).view({bc, L, bi, R});
+      torch::Tensor t2i_logits = s, i2t_logits = s;
+      if (clipped_attention_) {
+        // Released code (SCAN's clipped l2norm): LeakyReLU, then L2 over the query axis.
+        auto raw = torch::leaky_relu(s, 0.1);
+        t2i_logits = l2norm_padded(raw, 1);  // queries: words
+        i2t_logits = l2norm_padded(raw, 3);  // queries: regions
+      }
+      // Eq. 3: each word attends over the image's regions; Eq. 5: each region over the caption's words.
+      auto a_t2i = torch::softmax((lambda_ * t2i_logits).masked_fill(~vmask.view({1, 1, bi, R}), kMaskedLogit), 3);
+      auto a_i2t = torch::softmax((lambda_ * i2t_logits).masked_fill(~wmask.view({bc, L, 1, 1}), kMaskedLogit), 1);
+
+      // Eq. 4 without forming the attended vectors: dot products from P, squared
+      // norms as quadratic forms of the attention rows with the Gram matrices.
+      auto a_t2i_by_image = a_t2i.permute({2, 0, 1, 3}).reshape({bi, bc * L, R});
+      auto m_t2i = batched_matmul(a_t2i_by_image, vis_all.gram.slice(0, i0, i1));  // (Bi, Bc*L, t*R)
+      auto a_i2t_by_caption = a_i2t.reshape({bc, L, bi * R}).transpose(1, 2).contiguous();
+      auto m_i2t = batched_matmul(a_i2t_by_caption, txt_all.gram.slice(0, c0, c1));  // (Bc, Bi*R, t*L)
       auto cosine = [](const torch::Tensor& dot, const torch::Tensor& n2a, const torch::Tensor& n2b) {
         return dot / (n2a * n2b).clamp_min(kCosEps * kCosEps).sqrt();  // torch.cosine_similarity's formula
       };

@@ -1,0 +1,34 @@
+// GSMN's node-level matching (Eqs. 3-5 and the block cosines) for inference
+// on the CPU: the word-region products, both attentions and the block
+// cosines, one cache-sized tile of captions x images per thread, with the
+// GEMMs in BLAS. score() in gsmn.cc calls it when autograd is off; the
+// tensor path there is the same math for training and other devices.
+#pragma once
+
+#include <cstdint>
+
+namespace sm::gsmn_cpu {
+
+// One modality's encoded nodes, in the layouts gsmn.cc prepares (t blocks of
+// db values each; `nodes` words per caption or regions per image).
+struct Nodes {
+  const float* vectors;  // (count * nodes, t * db), row-major
+  const float* gram;     // (count, nodes, t*nodes): per item and block, the nodes' Gram matrix
+  const float* norm2;    // (count, nodes, t): squared block norms
+  const bool* keep;      // (count, nodes): false for padding
+  int64_t count, nodes;
+};
+
+struct Attention {
+  int64_t blocks, block_dim;
+  float lambda;  // inverse temperature of both softmaxes
+  bool clipped;  // LeakyReLU + L2 over the query axis before the softmax
+};
+
+// Matching vectors of captions [c0, c1) against images [i0, i1):
+// x_t (Bc, L, Bi, t), word w of caption c against its attended region vector
+// in image i; x_v (Bi, R, Bc, t), region r against its attended word vector.
+void match_nodes(const Nodes& words, int64_t c0, int64_t c1, const Nodes& regions, int64_t i0, int64_t i1,
+                 const Attention& attention, float* x_t, float* x_v);
+
+}  // namespace sm::gsmn_cpu
