@@ -101,23 +101,21 @@ struct TextSide {
   torch::Tensor norm2;    // (Nc, L, t) |u_wb|^2
   torch::Tensor mask;     // (Nc, L)
   torch::Tensor graph;    // (Nc, L, L) text edge weights W_e
-  gsmn_cpu::Nodes nodes() const {
-    return {vectors.data_ptr<float>(), gram.data_ptr<float>(), norm2.data_ptr<float>(),
-            mask.data_ptr<bool>(),     mask.size(0),           mask.size(1)};
-  }
 };
 struct VisualSide {
-  torch::Tensor vectors;  // (Ni, R, d) region vectors, contiguous
-  torch::Tensor blocks;   // (t, d/t, Ni*R) the same, block-major and transposed (a view)
-  torch::Tensor gram;     // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
-  torch::Tensor norm2;    // (Ni, R, t) |v_rb|^2
-  torch::Tensor mask;     // (Ni, R)
-  torch::Tensor graph;    // (Ni, K*R, R) Gaussian-kernel edge weights, [i][k][r][r']
-  gsmn_cpu::Nodes nodes() const {
-    return {vectors.data_ptr<float>(), gram.data_ptr<float>(), norm2.data_ptr<float>(),
-            mask.data_ptr<bool>(),     mask.size(0),           mask.size(1)};
-  }
+  torch::Tensor blocks;  // (t, d/t, Ni*R) region vectors, block-major and transposed
+  torch::Tensor gram;    // (Ni, R, t*R) G_b[r, r'] laid out [i][r][b][r']
+  torch::Tensor norm2;   // (Ni, R, t) |v_rb|^2
+  torch::Tensor mask;    // (Ni, R)
+  torch::Tensor graph;   // (Ni, K*R, R) Gaussian-kernel edge weights, [i][k][r][r']
 };
+
+// The CPU engine's view of one side; `vectors` in the layout gsmn_cpu::Nodes documents.
+gsmn_cpu::Nodes engine_nodes(const torch::Tensor& vectors, const torch::Tensor& gram, const torch::Tensor& norm2,
+                             const torch::Tensor& mask) {
+  return {vectors.data_ptr<float>(), gram.data_ptr<float>(), norm2.data_ptr<float>(),
+          mask.data_ptr<bool>(),     mask.size(0),           mask.size(1)};
+}
 
 }  // namespace
 
@@ -347,8 +345,7 @@ class GsmnMatcher : public Matcher {
     int64_t ni = v.size(0), regions = v.size(1), db = embed_size_ / blocks_;
     auto vb = v.view({ni, regions, blocks_, db});
     VisualSide s;
-    s.vectors = v;
-    s.blocks = vb.permute({2, 3, 0, 1}).reshape({blocks_, db, ni * regions});
+    s.blocks = vb.permute({2, 3, 0, 1}).reshape({blocks_, db, ni * regions}).contiguous();
     auto gram = torch::matmul(vb.permute({0, 2, 1, 3}), vb.permute({0, 2, 3, 1}));  // (Ni, t, R, R)
     s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions}).contiguous();
     s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Ni, R, t)
@@ -370,8 +367,9 @@ class GsmnMatcher : public Matcher {
       x_t = torch::empty({bc, L, bi, t}, vis_all.blocks.options());
       x_v = torch::empty({bi, R, bc, t}, vis_all.blocks.options());
       gsmn_cpu::Attention attention{t, embed_size_ / t, float(lambda_), clipped_attention_};
-      gsmn_cpu::match_nodes(txt_all.nodes(), c0, c1, vis_all.nodes(), i0, i1, attention, x_t.data_ptr<float>(),
-                            x_v.data_ptr<float>());
+      gsmn_cpu::match_nodes(engine_nodes(txt_all.vectors, txt_all.gram, txt_all.norm2, txt_all.mask), c0, c1,
+                            engine_nodes(vis_all.blocks, vis_all.gram, vis_all.norm2, vis_all.mask), i0, i1, attention,
+                            x_t.data_ptr<float>(), x_v.data_ptr<float>());
     } else {
       // Word-region products per block (t, Bc*L, Bi*R); their sum S is shared by Eqs. 3 and 5.
       auto p = batched_matmul(txt_all.blocks.slice(1, c0 * L, c1 * L), vis_all.blocks.slice(2, i0 * R, i1 * R));

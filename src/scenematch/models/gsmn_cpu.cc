@@ -184,12 +184,11 @@ void match_nodes(const Nodes& words, int64_t c0, int64_t c1, const Nodes& region
       const int64_t tc = std::min(kTileCaptions, bc - tc0), ti = std::min(kTileImages, bi - ti0);
       const int64_t rows = tc * L, cols = ti * R, block = rows * cols;
       float* p = ws.products.data();
-      // P_b = U_b V_b^T: block b is columns [b * db, (b + 1) * db) of the node vectors.
+      // P_b = U_b V_b^T: block b is columns [b * db, (b + 1) * db) of the word vectors.
       const int64_t d = t * db;
       for (int64_t b = 0; b < t; ++b)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), int(db), 1.f,
-                    words.vectors + (c0 + tc0) * L * d + b * db, int(d), regions.vectors + (i0 + ti0) * R * d + b * db,
-                    int(d), 0.f, p + b * block, int(cols));
+        gemm(rows, cols, db, words.vectors + (c0 + tc0) * L * d + b * db, d,
+             regions.vectors + b * db * regions.count * R + (i0 + ti0) * R, regions.count * R, p + b * block, cols);
       // a_t2i (ti, rows, R) and a_i2t (tc, cols, L): each item's queries as the rows of one GEMM below.
       for (int64_t c = 0; c < tc; ++c)
         for (int64_t i = 0; i < ti; ++i) {
