@@ -20,8 +20,7 @@ constexpr float kCosEps = 1e-8f;        // torch.cosine_similarity's eps
 // GEMMs that write them and the attention that reads them twice.
 constexpr int64_t kTileCaptions = 4, kTileImages = 4;
 
-// Per-thread buffers, kept between calls: allocating them per tile costs
-// more in page faults than the work.
+// Per-thread buffers, kept between calls, so that no tile allocates.
 struct Workspace {
   std::vector<float> products, a_t2i, a_i2t, quadratic, logits_t2i, logits_i2t, attention_i2t, sums, dots;
 };
@@ -52,7 +51,7 @@ void attend_pair(const float* tile, int64_t row, int64_t block, int64_t t, int64
   float* s = ws.logits_t2i.data();  // S first, then the word-query logits in place
   float* li = ws.logits_i2t.data();
   float* ai = ws.attention_i2t.data();  // [w][r], transposed into out.a_i2t at the end
-  float* sums = ws.sums.data();         // R column sums, then R column maxima
+  float* sums = ws.sums.data();         // per region: norms, then maxima, then sums
   std::fill(s, s + L * R, 0.f);
   for (int64_t b = 0; b < t; ++b)
     for (int64_t w = 0; w < L; ++w) {
