@@ -1,6 +1,7 @@
 #include "scenematch/eval/throughput.h"
 
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -108,6 +109,23 @@ double score_flops_per_pair(const Matcher& model, const BenchShapes& s) {
   return 0;
 }
 
+double counted_flops(const std::function<void()>& work) {
+  namespace profiler = torch::autograd::profiler;
+  profiler::ProfilerConfig config(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true,
+                                  /*profile_memory=*/false, /*with_stack=*/false, /*with_flops=*/true);
+  profiler::enableProfilerLegacy(config);
+  try {
+    work();
+  } catch (...) {
+    profiler::disableProfilerLegacy();
+    throw;
+  }
+  double flops = 0;
+  for (auto& events : profiler::disableProfilerLegacy())
+    for (auto& event : events) flops += double(event.flops());  // flops() is not const in LibTorch 1.13
+  return flops;
+}
+
 Json ModelThroughput::to_json() const {
   return Json{{"model", model},
               {"preset", preset},
@@ -116,6 +134,7 @@ Json ModelThroughput::to_json() const {
               {"pairs_per_s", pairs_per_s},
               {"score_gflops", score_gflops},
               {"train_steps_per_s", train_steps_per_s},
+              {"train_gflop_per_step", train_gflop_per_step},
               {"train_batch", train_batch}};
 }
 
@@ -148,16 +167,16 @@ ModelThroughput measure_throughput(const std::string& name, const std::string& p
     torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(cfg_get<double>(cfg, "lr")));
     const double clip = cfg_get<double>(cfg, "grad_clip", 0.0);
     int64_t step = 0;
-    r.train_steps_per_s = 1.0 / best_seconds(
-                                    [&] {
-                                      model->begin_step(step++, 0);
-                                      LossOutput out = model->loss(ti, tc);
-                                      adam.zero_grad();
-                                      out.total.backward();
-                                      if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
-                                      adam.step();
-                                    },
-                                    seconds);
+    auto train_step = [&] {
+      model->begin_step(step++, 0);
+      LossOutput out = model->loss(ti, tc);
+      adam.zero_grad();
+      out.total.backward();
+      if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
+      adam.step();
+    };
+    r.train_steps_per_s = 1.0 / best_seconds(train_step, seconds);
+    r.train_gflop_per_step = counted_flops(train_step) / 1e9;
   }
   return r;
 }

@@ -3,6 +3,7 @@
 // Google Benchmark programs in bench/. Every figure is set beside the
 // machine's measured float32 GEMM rate (the roofline).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,12 +31,19 @@ double gemm_gflops(int64_t n, double seconds);
 // (its own math, counted from the equations; docs/performance.md).
 double score_flops_per_pair(const Matcher& model, const BenchShapes& s);
 
+// FLOPs of the LibTorch operators `work` runs on this thread, as LibTorch's
+// profiler counts them from the operands' shapes: matrix products (mm,
+// addmm, bmm, baddbmm), convolutions and elementwise mul/add, backward
+// included; other operators count 0.
+double counted_flops(const std::function<void()>& work);
+
 struct ModelThroughput {
   std::string model, preset;
   double images_per_s = 0, captions_per_s = 0;  // encoders, inference mode
   double pairs_per_s = 0;                       // score() on an image block x caption block
   double score_gflops = 0;                      // pairs_per_s x FLOPs per pair
   double train_steps_per_s = 0;                 // forward + backward + Adam (0 if skipped)
+  double train_gflop_per_step = 0;              // counted_flops of one such step
   int64_t train_batch = 0;                      // pairs per training step: the preset's batch_size
   Json to_json() const;
 };
