@@ -60,8 +60,8 @@ void run(const BenchOptions& o) {
   std::printf("float32 GEMM 2048^3: %.1f GFLOP/s (the roofline); preset %s; %lld regions x %lld features, %lld words\n",
               gemm, o.preset.c_str(), static_cast<long long>(shapes.regions), static_cast<long long>(shapes.features),
               static_cast<long long>(shapes.words));
-  std::printf("%-8s %10s %10s %12s %10s %8s %10s %6s %10s %8s\n", "model", "images/s", "capts/s", "pairs/s",
-              "GFLOP/s", "of GEMM", "steps/s", "batch", "GFLOP/step", "of GEMM");
+  std::printf("%-8s %10s %10s %12s %10s %8s %10s %6s %10s %8s\n", "model", "images/s", "capts/s", "pairs/s", "GFLOP/s",
+              "of GEMM", "steps/s", "batch", "GFLOP/step", "of GEMM");
   for (const auto& r : rows)
     std::printf("%-8s %10.0f %10.0f %12.0f %10.1f %7.1f%% %10.3f %6lld %10.1f %7.1f%%\n", r.model.c_str(),
                 r.images_per_s, r.captions_per_s, r.pairs_per_s, r.score_gflops, 100 * r.score_gflops / gemm,
