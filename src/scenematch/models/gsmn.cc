@@ -3,14 +3,16 @@
 // docs/models/gsmn.md (the "A.11-n" tags below refer to that table).
 //
 // score() never loops over pairs. For a chunk of Bc captions x Bi images it
-// computes the block-wise word-region products P[b] = U_b V_b^T (one batched
-// GEMM over the t blocks: (Bc*L, d/t) x (d/t, Bi*R)); their sum over blocks is
-// the word-region similarity S that both attention directions share. The block
-// cosines need u_b . c_b and |c_b| of the attended vectors c = A V; both come
-// without forming c:  u_wb . c_wb = sum_r A[w,r] P_b[w,r]  and
-// |c_wb|^2 = A_w G_b A_w^T with the per-image Gram matrices G_b = V_b V_b^T
-// (and the per-caption H_b = U_b U_b^T for the other direction). That costs
-// about half the FLOPs of forming c, and memory per pair is independent of d.
+// computes the block-wise word-region products P[b] = U_b V_b^T (one GEMM
+// per block); their sum over blocks is the word-region similarity S that
+// both attention directions share. The block cosines need u_b . c_b and
+// |c_b| of the attended vectors c = A V; both come without forming c:
+// u_wb . c_wb = sum_r A[w,r] P_b[w,r]  and  |c_wb|^2 = A_w G_b A_w^T with the
+// per-image Gram matrices G_b = V_b V_b^T (and the per-caption H_b = U_b U_b^T
+// for the other direction). That costs about half the FLOPs of forming c, and
+// memory per pair is independent of d. Under inference on the CPU that math
+// runs in gsmn_cpu.cc, tile by tile; with autograd (or on another device) it
+// runs as the tensor ops in score_chunk.
 #include "scenematch/models/gsmn.h"
 
 #include <ATen/ThreadLocalState.h>
@@ -18,7 +20,6 @@
 
 #include <cmath>
 #include <limits>
-#include <optional>
 
 #include "scenematch/models/gsmn_cpu.h"
 #include "scenematch/models/layers.h"
@@ -28,13 +29,13 @@ namespace sm {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr double kCosEps = 1e-8;        // torch.cosine_similarity's eps, as the released code uses
-constexpr float kMaskedLogit = -1e30f;  // finite, so a fully masked row never gives NaN
+using gsmn_cpu::kCosEps;
+using gsmn_cpu::kMaskedLogit;
 
 // sm::l2norm, but with a finite gradient at all-zero vectors (padded words,
 // absent regions), where d sqrt(x)/dx at 0 would turn the backward pass to NaN.
 torch::Tensor l2norm_padded(const torch::Tensor& x, int64_t dim) {
-  return x / (x.pow(2).sum(dim, /*keepdim=*/true).clamp_min(1e-30).sqrt() + 1e-8);
+  return x / (x.pow(2).sum(dim, /*keepdim=*/true).clamp_min(gsmn_cpu::kNormFloor).sqrt() + gsmn_cpu::kNormEps);
 }
 
 // torch::bmm, but one GEMM call per batch item on the CPU: LibTorch 1.13's CPU

@@ -12,9 +12,6 @@
 namespace sm::gsmn_cpu {
 namespace {
 
-constexpr float kMaskedLogit = -1e30f;  // as gsmn.cc: a fully masked row is uniform, never NaN
-constexpr float kCosEps = 1e-8f;        // torch.cosine_similarity's eps
-
 // Captions x images per tile: the tile's t block products (t x 4L x 4R
 // floats, 442 KB at the paper's sizes) stay in a 1 MB L2 cache between the
 // GEMMs that write them and the attention that reads them twice.
@@ -62,7 +59,7 @@ void attend_pair(const float* tile, int64_t row, int64_t block, int64_t t, int64
     }
   if (attention.clipped) {
     // SCAN's clipped l2norm, as gsmn.cc's l2norm_padded: LeakyReLU, then L2 over the query axis.
-    auto inverse_norm = [](float sq) { return 1.f / (std::sqrt(std::max(sq, 1e-30f)) + 1e-8f); };
+    auto inverse_norm = [](float sq) { return 1.f / (std::sqrt(std::max(sq, float(kNormFloor))) + float(kNormEps)); };
     std::fill(sums, sums + R, 0.f);
     for (int64_t w = 0; w < L; ++w) {
       float* srow = s + w * R;
@@ -155,7 +152,7 @@ void item_cosines(const float* a, int64_t rows, int64_t keys, int64_t t, const f
       float c2 = 0;
 #pragma omp simd reduction(+ : c2)
       for (int64_t k = 0; k < keys; ++k) c2 += mrow[b * keys + k] * arow[k];
-      x[x_at + b] /= std::sqrt(std::max(n2[n2_at + b] * c2, kCosEps * kCosEps));
+      x[x_at + b] /= std::sqrt(std::max(n2[n2_at + b] * c2, float(kCosEps * kCosEps)));
     }
   }
 }

@@ -9,6 +9,13 @@
 
 namespace sm::gsmn_cpu {
 
+// Constants the engine shares with gsmn.cc's tensor path, so both compute
+// the same numbers.
+inline constexpr float kMaskedLogit = -1e30f;  // finite, so a fully masked row is uniform, never NaN
+inline constexpr double kCosEps = 1e-8;        // torch.cosine_similarity's eps, as the released code uses
+// The padded L2 norm: x / (sqrt(max(|x|^2, kNormFloor)) + kNormEps).
+inline constexpr double kNormFloor = 1e-30, kNormEps = 1e-8;
+
 // One modality's encoded nodes, in the layouts gsmn.cc prepares (t blocks of
 // db values each; `nodes` words per caption or regions per image).
 struct Nodes {
