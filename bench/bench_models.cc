@@ -1,173 +1,97 @@
-// Encoding and training throughput of the registered models on random data of
-// the real shapes (36 regions x 2048 features, 12-word captions, batch 128).
-//   build/bench_models [--model=NAME] [--preset=cpu|paper] [--threads=N] [benchmark flags]
-// Reports images/s and captions/s encoded (inference, batches of 128) and
-// training steps/s at batch 128 (forward, backward, gradient clip, Adam step).
-#include <benchmark/benchmark.h>
+// Every registered model, from the registry: encoders, one evaluation block
+// and the whole Flickr30K-sized test matrix, on random inputs of the papers'
+// shapes (36 regions x 2048 features, 12-word captions) with the paper preset.
+// GFLOP/s use the FLOPs a pair each model declares in its registry entry.
+//   bash scripts/bench.sh bench_models [--threads=N] [--benchmark_filter=gsmn/ScoreBlock]
 #include <torch/torch.h>
 
-#include <cstring>
-
-#include "scenematch/core/runtime.h"
 #include "scenematch/models/matcher.h"
+#include "support.h"
 
 using namespace sm;
 
 namespace {
 
-constexpr int64_t kBatch = 128, kRegions = 36, kFeatures = 2048, kWords = 12, kObjects = 10, kRelations = 10,
-                  kTriplets = 4, kPhrase = 3;
-
-// Paper-sized vocabularies are about Flickr30K's with min count 4; the cpu
-// preset's is about the small synthetic world's.
-int64_t vocab_size(const std::string& preset) { return preset == "paper" ? 8500 : 600; }
-
-Vocab make_vocab(int64_t size) {
-  std::vector<std::string> words;
-  for (int64_t i = 2; i < size; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
-
-ImageBatch random_images(const DataNeeds& needs, int64_t vocab) {
-  ImageBatch b;
-  for (int64_t i = 0; i < kBatch; ++i) b.ids.push_back(i);
-  b.features = torch::rand({kBatch, kRegions, kFeatures});
-  b.region_mask = torch::ones({kBatch, kRegions}, torch::kBool);
-  if (needs.boxes) {
-    auto corner = torch::rand({kBatch, kRegions, 2}) * 0.5;
-    b.boxes = torch::cat({corner, corner + 0.1 + torch::rand({kBatch, kRegions, 2}) * 0.4}, 2);
-  }
-  if (needs.scene_graphs) {
-    b.obj_region = torch::randint(0, kRegions, {kBatch, kObjects}, torch::kInt64);
-    b.obj_label = torch::randint(2, vocab, {kBatch, kObjects, kPhrase}, torch::kInt64);
-    b.obj_mask = torch::ones({kBatch, kObjects}, torch::kBool);
-    b.rel_subject = torch::randint(0, kRegions, {kBatch, kRelations}, torch::kInt64);
-    b.rel_object = torch::randint(0, kRegions, {kBatch, kRelations}, torch::kInt64);
-    b.rel_predicate = torch::randint(2, vocab, {kBatch, kRelations, kPhrase}, torch::kInt64);
-    b.rel_feature = torch::rand({kBatch, kRelations, kFeatures});
-    b.rel_mask = torch::ones({kBatch, kRelations}, torch::kBool);
-  }
-  return b;
-}
-
-CaptionBatch random_captions(const DataNeeds& needs, int64_t vocab) {
-  CaptionBatch b;
-  for (int64_t i = 0; i < kBatch; ++i) b.ids.push_back(i);
-  b.tokens = torch::randint(2, vocab, {kBatch, kWords}, torch::kInt64);
-  b.lengths = torch::full({kBatch}, kWords, torch::kInt64);
-  if (needs.parses) {
-    b.pos = torch::randint(1, 18, {kBatch, kWords}, torch::kInt64);
-    // A chain of dependency edges: every word linked to the next.
-    auto chain = torch::eye(kWords, kWords, torch::kFloat32).roll(1, 1).triu(1);
-    b.adjacency = (chain + chain.t()).unsqueeze(0).repeat({kBatch, 1, 1});
-    b.triplets = torch::randint(2, vocab, {kBatch, kTriplets, kPhrase}, torch::kInt64);
-    b.triplet_lengths = torch::full({kBatch, kTriplets}, kPhrase, torch::kInt64);
-    b.triplet_mask = torch::ones({kBatch, kTriplets}, torch::kBool);
-  }
-  return b;
-}
-
 struct Setup {
+  BenchShapes shapes;
   MatcherPtr model;
-  ImageBatch images;
-  CaptionBatch captions;
+  DataNeeds needs;
 };
 
-Setup make_setup(const std::string& name, const std::string& preset) {
-  torch::manual_seed(0);
-  Config cfg = matcher_preset(name, preset);
-  cfg["feature_dim"] = kFeatures;
-  const int64_t vocab = vocab_size(preset);
+Setup setup(const std::string& name) {
   Setup s;
-  s.model = make_matcher(name, cfg, make_vocab(vocab));
-  s.images = random_images(s.model->needs(), vocab);
-  s.captions = random_captions(s.model->needs(), vocab);
+  s.model = bench_model(name, "paper", s.shapes);
+  s.model->eval();
+  s.needs = s.model->needs();
   return s;
 }
 
-void encode_images(benchmark::State& state, const std::string& name, const std::string& preset) {
-  Setup s = make_setup(name, preset);
-  s.model->eval();
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_images(s.images));
-  state.SetItemsProcessed(state.iterations() * kBatch);
-  state.SetLabel("images/s = items_per_second");
+// Encodings of n random items, made by the model's own encoders a batch at a time.
+Encoding encode_images(Setup& s, int64_t n) {
+  c10::InferenceMode guard;
+  std::vector<Encoding> parts;
+  for (int64_t i = 0; i < n; i += s.shapes.batch)
+    parts.push_back(s.model->encode_images(random_images(s.needs, s.shapes, std::min(s.shapes.batch, n - i))));
+  return Encoding::cat(std::move(parts));
 }
 
-void encode_captions(benchmark::State& state, const std::string& name, const std::string& preset) {
-  Setup s = make_setup(name, preset);
-  s.model->eval();
-  torch::NoGradGuard no_grad;
-  for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_captions(s.captions));
-  state.SetItemsProcessed(state.iterations() * kBatch);
-  state.SetLabel("captions/s = items_per_second");
+Encoding encode_captions(Setup& s, int64_t n) {
+  c10::InferenceMode guard;
+  std::vector<Encoding> parts;
+  for (int64_t i = 0; i < n; i += s.shapes.batch)
+    parts.push_back(s.model->encode_captions(random_captions(s.needs, s.shapes, std::min(s.shapes.batch, n - i))));
+  return Encoding::cat(std::move(parts));
 }
 
-void train_step(benchmark::State& state, const std::string& name, const std::string& preset) {
-  Setup s = make_setup(name, preset);
-  const Config& cfg = s.model->config();
-  s.model->train();
-  torch::optim::Adam adam(s.model->parameters(), torch::optim::AdamOptions(cfg_get<double>(cfg, "lr")));
-  const double clip = cfg_get<double>(cfg, "grad_clip", 0.0);
-  int64_t step = 0;
-  for (auto _ : state) {
-    s.model->begin_step(step++, 0);
-    LossOutput out = s.model->loss(s.images, s.captions);
-    adam.zero_grad();
-    out.total.backward();
-    if (clip > 0) torch::nn::utils::clip_grad_norm_(s.model->parameters(), clip);
-    adam.step();
-  }
-  state.counters["steps/s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
-  state.SetItemsProcessed(state.iterations() * kBatch);
-}
-
-// Takes --NAME=VALUE out of argv (Google Benchmark rejects flags it does not know).
-std::string take_flag(int& argc, char** argv, const std::string& name) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) != 0) continue;
-    std::string value = argv[i] + prefix.size();
-    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-    --argc;
-    return value;
-  }
-  return "";
+void register_model_benchmarks(const std::string& name) {
+  benchmark::RegisterBenchmark((name + "/EncodeImages").c_str(),
+                               [name](benchmark::State& state) {
+                                 Setup s = setup(name);
+                                 ImageBatch batch = random_images(s.needs, s.shapes, s.shapes.batch);
+                                 c10::InferenceMode guard;
+                                 for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_images(batch));
+                                 bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "images/s");
+                               })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark((name + "/EncodeCaptions").c_str(),
+                               [name](benchmark::State& state) {
+                                 Setup s = setup(name);
+                                 CaptionBatch batch = random_captions(s.needs, s.shapes, s.shapes.batch);
+                                 c10::InferenceMode guard;
+                                 for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_captions(batch));
+                                 bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "captions/s");
+                               })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  // One block of the size evaluation scores at a time.
+  benchmark::RegisterBenchmark(
+      (name + "/ScoreBlock").c_str(),
+      [name](benchmark::State& state) {
+        torch::manual_seed(0);
+        Setup s = setup(name);
+        Encoding images = encode_images(s, bench::kImageBlock), captions = encode_captions(s, bench::kCaptionBlock);
+        bench::score_block(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
+      })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  // The whole 1,000 x 5,000 test matrix, block by block (minutes for the graph models).
+  benchmark::RegisterBenchmark(
+      (name + "/TestMatrix").c_str(),
+      [name](benchmark::State& state) {
+        torch::manual_seed(0);
+        Setup s = setup(name);
+        Encoding images = encode_images(s, bench::kTestImages), captions = encode_captions(s, bench::kTestCaptions);
+        bench::score_whole_matrix(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
+      })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->Iterations(1);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_blas_kernels(argc, argv);
-  const std::string model = take_flag(argc, argv, "model"), preset = take_flag(argc, argv, "preset"),
-                    threads = take_flag(argc, argv, "threads");
-  set_threads(threads.empty() ? 0 : std::stoi(threads));
-  std::vector<std::string> models = model.empty() ? matcher_names() : std::vector<std::string>{model};
-  std::vector<std::string> presets =
-      preset.empty() ? std::vector<std::string>{"cpu", "paper"} : std::vector<std::string>{preset};
-  try {
-    for (const auto& m : models) {
-      matcher_info(m);  // unknown names fail here with the list of known ones
-      for (const auto& p : presets) {
-        const std::string tag = m + "/" + p;
-        benchmark::RegisterBenchmark(("encode_images/" + tag).c_str(), encode_images, m, p)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark(("encode_captions/" + tag).c_str(), encode_captions, m, p)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark(("train_step_b128/" + tag).c_str(), train_step, m, p)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-      }
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_models: %s\n", e.what());
-    return 1;
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  for (const auto& name : matcher_names()) register_model_benchmarks(name);
+  return sm::bench::run_benchmarks(argc, argv);
 }

@@ -1,6 +1,6 @@
 // Shared by the Google Benchmark programs: the --threads flag and start-up,
-// rate counters, a small vocabulary, random unit embeddings, and the scoring
-// loops (one evaluation block, the whole test matrix).
+// rate counters, and the scoring loops (one evaluation block, the whole test
+// matrix).
 #pragma once
 #include <benchmark/benchmark.h>
 
@@ -12,7 +12,6 @@
 #include "scenematch/core/runtime.h"
 #include "scenematch/eval/similarity.h"
 #include "scenematch/eval/throughput.h"
-#include "scenematch/models/layers.h"
 
 namespace sm::bench {
 
@@ -46,15 +45,6 @@ inline void report(benchmark::State& state, double items, double flop_per_item, 
 inline constexpr int64_t kImageBlock = SimilarityOptions{}.image_block;
 inline constexpr int64_t kCaptionBlock = SimilarityOptions{}.caption_block;
 inline constexpr int64_t kTestImages = 1000, kTestCaptions = 5000;
-
-inline Vocab bench_vocab() { return synthetic_vocab(100); }
-
-// (n, dim) L2-normalised vectors under "emb", the encoding of the embedding models.
-inline Encoding unit_embeddings(int64_t n, int64_t dim) {
-  Encoding e;
-  e["emb"] = l2norm(torch::randn({n, dim}));
-  return e;
-}
 
 // The full matrix, block by block, exactly as evaluation scores it.
 inline torch::Tensor score_matrix(Matcher& m, const Encoding& images, const Encoding& captions) {

@@ -6,3 +6,8 @@
 if [ -z "${SCENEMATCH_KEEP_OPENBLAS_CORETYPE:-}" ]; then
   unset OPENBLAS_CORETYPE
 fi
+# Then decide here what scenematch would decide at start-up, so its processes
+# (every test among them) need not re-execute themselves to set it.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi

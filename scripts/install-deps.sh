@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
+  clang-format            # the style check CI runs (scripts/format.sh --check)
   libtorch-dev            # tensors, autograd, GRUs, optimizers
   libopenblas0-openmp     # 13x faster than the reference BLAS LibTorch links by default
   libblas-dev             # cblas.h and libblas.so (OpenBLAS through the alternative) for GSMN's CPU engine

@@ -166,8 +166,9 @@ TEST(Algr, Phase1IsTheRankingLossAlone) {
   EXPECT_EQ(out.terms.at("lambda"), 0.0);
   out.total.backward();
   for (const auto& item : model->named_parameters())
-    if (item.key().rfind("v_decoder", 0) == 0 || item.key().rfind("t_sigma", 0) == 0)
+    if (item.key().rfind("v_decoder", 0) == 0 || item.key().rfind("t_sigma", 0) == 0) {
       EXPECT_FALSE(item.value().grad().defined()) << item.key();
+    }
 }
 
 TEST(Algr, LambdaScheduleRampsGeometricallyAfterPhase1) {

@@ -96,7 +96,9 @@ TEST(Checkpoint, TruncatedFilesAreRefusedByName) {
     std::string path = dir.path + "/cut" + std::to_string(cut) + ".ckpt";
     write_file_atomic(path, bytes.substr(0, cut));
     expect_error(path, "truncated");
-    if (cut >= 8) EXPECT_THROW(read_checkpoint_header(path), Error) << cut;
+    if (cut >= 8) {
+      EXPECT_THROW(read_checkpoint_header(path), Error) << cut;
+    }
   }
 }
 

@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "scenematch/core/config.h"
 #include "scenematch/data/tokenizer.h"
 #include "scenematch/data/vocab.h"
+#include "scenematch/eval/throughput.h"
 #include "scenematch/models/encoding.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/losses.h"
+#include "scenematch/models/matcher.h"
 
 using namespace sm;
 
@@ -33,19 +36,20 @@ TEST(TripletLoss, PicksHardestNegative) {
   double m = 0.2;
   // Rows (image i, hardest caption): 0: max(0.1,0.7)->0.7-0.9+0.2=0; 1: 0.3-0.8+0.2<0; 2: 0.6-0.5+0.2=0.3
   // Cols (caption j, hardest image): 0: 0.6-0.9+0.2<0; 1: 0.4-0.8+0.2<0; 2: 0.7-0.5+0.2=0.4
-  EXPECT_NEAR(triplet_loss(s, m, true).item<double>(), 0.7, 1e-6);
+  auto diagonal = torch::eye(3, torch::kBool);
+  EXPECT_NEAR(triplet_loss(s, diagonal, m, true).item<double>(), 0.7, 1e-6);
   // Sum variant: row terms 0+0+(0.3 + 0.1) ; col terms 0+0+(0.4 + 0.0)... computed in full:
   double sum = 0;
   auto a = s.accessor<float, 2>();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
       if (i != j) sum += std::max(0.0, m + a[i][j] - a[i][i]) + std::max(0.0, m + a[i][j] - a[j][j]);
-  EXPECT_NEAR(triplet_loss(s, m, false).item<double>(), sum, 1e-6);
+  EXPECT_NEAR(triplet_loss(s, diagonal, m, false).item<double>(), sum, 1e-6);
 }
 
 TEST(TripletLoss, GradientsFlowToHardestPairs) {
   auto s = torch::tensor({{0.9, 0.1, 0.7}, {0.2, 0.8, 0.3}, {0.6, 0.4, 0.5}}).requires_grad_();
-  triplet_loss(s, 0.2, true).backward();
+  triplet_loss(s, torch::eye(3, torch::kBool), 0.2, true).backward();
   auto g = s.grad();
   EXPECT_GT(g[2][0].item<double>(), 0);  // hardest caption negative of image 2
   EXPECT_GT(g[0][2].item<double>(), 0);  // hardest image negative of caption 2
@@ -97,10 +101,115 @@ TEST(TripletLoss, SameImageCaptionsAreNotNegatives) {
   // the mask each is the other's hardest negative and the loss is 2 * margin.
   auto s = torch::tensor({{0.9, 0.9, 0.1}, {0.9, 0.9, 0.1}, {0.1, 0.1, 0.9}});
   std::vector<int64_t> ids = {7, 7, 3};
-  auto same = same_image_pairs(ids, torch::kCPU);
-  EXPECT_TRUE(same[0][1].item<bool>());
-  EXPECT_FALSE(same[0][0].item<bool>());
-  EXPECT_FALSE(same[0][2].item<bool>());
-  EXPECT_NEAR(triplet_loss(s, 0.2, true).item<double>(), 0.8, 1e-6);
-  EXPECT_NEAR(triplet_loss(mask_same_image(s, ids), 0.2, true).item<double>(), 0.0, 1e-6);
+  auto positives = positive_pairs(ids, 3, torch::kCPU);
+  EXPECT_TRUE(positives[0][1].item<bool>());
+  EXPECT_TRUE(positives[0][0].item<bool>());
+  EXPECT_FALSE(positives[0][2].item<bool>());
+  EXPECT_NEAR(triplet_loss(s, torch::eye(3, torch::kBool), 0.2, true).item<double>(), 0.8, 1e-6);
+  EXPECT_NEAR(triplet_loss(s, positives, 0.2, true).item<double>(), 0.0, 1e-6);
+  EXPECT_THROW(positive_pairs(ids, 4, torch::kCPU), Error);  // a count mismatch is never silently unmasked
+}
+
+TEST(TripletLoss, MasksCostsSoAnyScoreRangeWorks) {
+  // Unbounded scores (GSMN's MLP head): rows 0 and 1 are captions of one image
+  // and score -5 against each other, below any sentinel a score mask would use.
+  // Image anchors (rows), cost = max(0, 0.5 + s[i][j] - s[i][i]):
+  //   row 0: j=2 -> 0.5 + 7 - 10 = 0 (clamped); row 1: j=2 -> 0.5 + 3 - 4 = 0 (clamped)
+  //   row 2: j=0 -> 0.5 - 20 - (-30) = 10.5, j=1 -> 0.5 + 8 + 30 = 38.5
+  // Caption anchors (columns), cost = max(0, 0.5 + s[i][j] - s[j][j]):
+  //   col 0: i=2 -> 0.5 - 20 - 10 < 0; col 1: i=2 -> 0.5 + 8 - 4 = 4.5
+  //   col 2: i=0 -> 0.5 + 7 + 30 = 37.5, i=1 -> 0.5 + 3 + 30 = 33.5
+  auto s = torch::tensor({{10.0, -5.0, 7.0}, {-5.0, 4.0, 3.0}, {-20.0, 8.0, -30.0}}, torch::kDouble);
+  auto positives = positive_pairs({1, 1, 2}, 3, torch::kCPU);
+  EXPECT_NEAR(triplet_loss(s, positives, 0.5, true).item<double>(), 38.5 + 4.5 + 37.5, 1e-12);
+  EXPECT_NEAR(triplet_loss(s, positives, 0.5, false).item<double>(), 10.5 + 38.5 + 4.5 + 37.5 + 33.5, 1e-12);
+  // The same-image pairs (-5) violate no margin here, so masking only the diagonal gives the same sum ...
+  auto diagonal = torch::eye(3, torch::kBool);
+  const double unmasked = triplet_loss(s, diagonal, 0.5, false).item<double>();
+  EXPECT_NEAR(unmasked, 10.5 + 38.5 + 4.5 + 37.5 + 33.5, 1e-12);
+  // ... but when they score far above their matched pairs, only the positives mask keeps them out: a sentinel
+  // score (the old -2) would still sit above a positive of -30.
+  auto high = s.clone();
+  high[0][1] = 20.0;
+  high[1][0] = 20.0;
+  EXPECT_NEAR(triplet_loss(high, positives, 0.5, false).item<double>(), 10.5 + 38.5 + 4.5 + 37.5 + 33.5, 1e-12);
+  EXPECT_GT(triplet_loss(high, diagonal, 0.5, false).item<double>(), unmasked + 10);
+}
+
+TEST(Config, SetOnlyKnownKeys) {
+  Config cfg = {{"lr", 2e-4}, {"graph", "dense"}, {"epochs", 30}};
+  apply_overrides(cfg, {"lr=0.001", "graph=sparse", "epochs=4"});
+  EXPECT_DOUBLE_EQ(cfg["lr"].get<double>(), 0.001);
+  EXPECT_EQ(cfg["graph"], "sparse");
+  EXPECT_EQ(cfg["epochs"], 4);
+  try {
+    apply_overrides(cfg, {"epoch=5"});
+    FAIL() << "a key the configuration lacks was accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("unknown key 'epoch'"), std::string::npos) << m;
+    EXPECT_NE(m.find("epochs"), std::string::npos) << m;  // names the known keys
+  }
+  EXPECT_THROW(apply_overrides(cfg, {"=3"}), Error);
+  EXPECT_THROW(apply_overrides(cfg, {"lr"}), Error);
+}
+
+TEST(Config, ChoiceKeysNameEveryChoice) {
+  Config cfg = {{"graph", "dense"}, {"bad", "tree"}, {"number", 3}};
+  EXPECT_EQ(cfg_choice(cfg, "graph", {"sparse", "dense"}), "dense");
+  try {
+    cfg_choice(cfg, "bad", {"sparse", "dense"});
+    FAIL() << "a value outside the choices was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "config: key 'bad' is \"tree\"; choose one of \"sparse\", \"dense\"");
+  }
+  EXPECT_THROW(cfg_choice(cfg, "number", {"a"}), Error);   // wrong type
+  EXPECT_THROW(cfg_choice(cfg, "missing", {"a"}), Error);  // missing key
+}
+
+// Every registered model, built from each preset at small feature sizes: the
+// presets hold every key the model reads (construction reads them without
+// fallbacks), the registry declares the scoring FLOPs, and global_embedding()
+// gives unit first-stage vectors whose dot product is the score exactly when
+// embedding_scores() says so.
+TEST(Registry, EveryModelDefinesItsPresetsFlopsAndFirstStage) {
+  BenchShapes shapes;
+  shapes.regions = 5;
+  shapes.features = 12;
+  shapes.words = 6;
+  shapes.objects = 3;
+  shapes.relations = 3;
+  shapes.triplets = 2;
+  shapes.vocab = 40;
+  const Vocab vocab = synthetic_vocab(shapes.vocab);
+  ASSERT_GE(matcher_names().size(), 6u);
+  for (const auto& name : matcher_names()) {
+    SCOPED_TRACE(name);
+    EXPECT_THROW(matcher_preset(name, "no-such-preset"), Error);
+    for (const char* preset : {"paper", "cpu"}) {
+      SCOPED_TRACE(preset);
+      Config cfg = matcher_preset(name, preset);
+      EXPECT_EQ(cfg["model"], name);
+      ASSERT_TRUE(cfg.contains("feature_dim"));
+      PairShape pair;
+      EXPECT_GT(matcher_info(name).score_flops(cfg, pair), 0);
+    }
+    torch::manual_seed(3);
+    Config cfg = matcher_preset(name, "cpu");
+    cfg["feature_dim"] = shapes.features;
+    MatcherPtr m = make_matcher(name, cfg, vocab);
+    m->eval();
+    torch::NoGradGuard no_grad;
+    Encoding images = m->encode_images(random_images(m->needs(), shapes, 3));
+    Encoding captions = m->encode_captions(random_captions(m->needs(), shapes, 4));
+    torch::Tensor gi = m->global_embedding(images, true), gc = m->global_embedding(captions, false);
+    ASSERT_EQ(gi.dim(), 2);
+    EXPECT_EQ(gi.size(0), 3);
+    EXPECT_EQ(gc.size(0), 4);
+    EXPECT_EQ(gi.size(1), gc.size(1));
+    EXPECT_TRUE(torch::allclose(gi.norm(2, 1), torch::ones({3}), 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(gc.norm(2, 1), torch::ones({4}), 1e-4, 1e-5));
+    const bool dot_is_score = torch::allclose(gi.matmul(gc.t()), m->score(images, captions), 1e-4, 1e-5);
+    EXPECT_EQ(dot_is_score, m->embedding_scores());
+  }
 }

@@ -78,8 +78,8 @@ void expect_all_pairs_match_reference(Matcher& m, int64_t ni, int64_t nc) {
   double worst = 0;
   for (int64_t i = 0; i < ni; ++i)
     for (int64_t c = 0; c < nc; ++c)
-      worst = std::max(
-          worst, std::abs(scores[i][c].item<double>() - gsmn_pair_score(m, images, i, captions, c).item<double>()));
+      worst = std::max(worst, std::abs(scores[i][c].item<double>() -
+                                       gsmn::reference_score(m, images, i, captions, c).item<double>()));
   EXPECT_LT(worst, 1e-5);
 }
 
@@ -141,7 +141,7 @@ TEST(Gsmn, ChunkedScoringEqualsSmallBlocks) {
       auto block = m->score(images.slice(i0, i0 + 3), captions.slice(c0, c0 + 4));
       EXPECT_TRUE(torch::allclose(full.slice(0, i0, i0 + 3).slice(1, c0, c0 + 4), block, 1e-5, 1e-6));
     }
-  EXPECT_NEAR(full[5][100].item<double>(), gsmn_pair_score(*m, images, 5, captions, 100).item<double>(), 1e-5);
+  EXPECT_NEAR(full[5][100].item<double>(), gsmn::reference_score(*m, images, 5, captions, 100).item<double>(), 1e-5);
 }
 
 TEST(Gsmn, ScoresDoNotDependOnThreadCount) {
@@ -245,10 +245,42 @@ TEST(Gsmn, SumOfViolationsDuringWarmupEpochs) {
   auto captions = random_captions(6, 19);
   torch::NoGradGuard g;
   auto scores = m->score(m->encode_images(images), m->encode_captions(captions));
+  auto diagonal = torch::eye(6, torch::kBool);
   m->begin_step(0, 0);
-  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, false).item<double>(), 1e-5);
+  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, diagonal, 0.2, false).item<double>(),
+              1e-5);
   m->begin_step(100, 1);
-  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, 0.2, true).item<double>(), 1e-5);
+  EXPECT_NEAR(m->loss(images, captions).total.item<double>(), triplet_loss(scores, diagonal, 0.2, true).item<double>(),
+              1e-5);
+}
+
+TEST(Gsmn, CaptionsOfTheSameImageAreNotNegatives) {
+  // Images 0 and 1 are one image with two captions. Scored as different
+  // images, each caption is a negative of the other's image; as one image,
+  // those pairs must leave the loss, as they do for every other model.
+  Config c = small_config("dense");
+  c["max_violation"] = false;
+  auto m = make(c);
+  torch::NoGradGuard g;
+  auto images = random_images(4, 20);
+  images.features[1] = images.features[0];
+  images.region_mask[1] = images.region_mask[0];
+  images.boxes[1] = images.boxes[0];
+  auto captions = random_captions(4, 21);
+  const double margin = 0.2;
+  auto scores = m->score(m->encode_images(images), m->encode_captions(captions));
+  // The hinge costs the two duplicate pairs add, image and caption anchors alike.
+  double duplicate_cost = 0;
+  for (auto [i, j] : {std::pair{0, 1}, std::pair{1, 0}}) {
+    duplicate_cost += std::max(0.0, margin + scores[i][j].item<double>() - scores[i][i].item<double>());
+    duplicate_cost += std::max(0.0, margin + scores[i][j].item<double>() - scores[j][j].item<double>());
+  }
+  ASSERT_GT(duplicate_cost, 0.1);  // identical images: the pairs do violate the margin
+  images.ids = {0, 1, 2, 3};
+  const double as_different = m->loss(images, captions).total.item<double>();
+  images.ids = {0, 0, 2, 3};
+  const double as_same = m->loss(images, captions).total.item<double>();
+  EXPECT_NEAR(as_same, as_different - duplicate_cost, 1e-4);
 }
 
 TEST(Gsmn, AdamStepsLowerTheLoss) {

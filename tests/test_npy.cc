@@ -124,6 +124,27 @@ TEST_F(Npy, WriteNpyRejectsOtherDtypes) {
   EXPECT_FALSE(fs::exists(path("d.npy")));
 }
 
+TEST_F(Npy, EveryStoredDtypeRoundTripsExactly) {
+  // Values a float32 detour would change: int64 beyond 2^24, and bools.
+  std::vector<std::pair<torch::Tensor, NpyDType>> cases = {
+      {torch::tensor({int64_t(1) << 40, int64_t(-3), (int64_t(1) << 24) + 1, int64_t(7)}).view({2, 2}),
+       NpyDType::Int64},
+      {torch::tensor({{16777217, -5}, {0, 2}}, torch::kInt), NpyDType::Int32},
+      {torch::tensor({{true, false}, {false, true}}), NpyDType::Bool},
+      {torch::randn({2, 2}).to(torch::kHalf), NpyDType::Float16},
+      {torch::randn({2, 2}), NpyDType::Float32}};
+  for (const auto& [t, dtype] : cases) {
+    SCOPED_TRACE(npy_dtype_name(dtype));
+    write_npy(path("t.npy"), t);
+    auto a = NpyArray::open(path("t.npy"));
+    EXPECT_EQ(a.dtype(), dtype);
+    EXPECT_EQ(a.stored_rows(0, 2).scalar_type(), t.scalar_type());
+    EXPECT_TRUE(torch::equal(a.stored_rows(0, 2), t));
+    EXPECT_TRUE(torch::equal(a.stored_gather({1, 0}), t.index({torch::tensor({1, 0})})));
+    EXPECT_EQ(a.rows(0, 2).scalar_type(), torch::kFloat);  // features keep reading as float32
+  }
+}
+
 TEST_F(Npy, Float16IsConvertedToFloat32) {
   auto t = torch::randn({4, 2, 3}).to(torch::kHalf);
   auto file =

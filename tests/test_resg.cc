@@ -91,12 +91,12 @@ TEST(ResgLoss, HardestNegativeByHand) {
   EXPECT_NEAR(summed.item<double>(), 0.25 + 0.4 + 0.3 + 0.1 + 0.3, 1e-12);
   // With one matrix for both directions it is the shared VSE++ loss.
   EXPECT_NEAR(resg::hardest_negative_loss(words_scores(), words_scores(), eye3(), 0.2).item<double>(),
-              triplet_loss(words_scores(), 0.2, true).item<double>(), 1e-12);
+              triplet_loss(words_scores(), eye3(), 0.2, true).item<double>(), 1e-12);
 }
 
 TEST(ResgLoss, HardestNegativeSkipsOtherCaptionsOfTheSameImage) {
   // Images 0 and 1 are the same picture: (0,1) and (1,0) are positives now.
-  auto positive = resg::positive_mask({5, 5, 9}, torch::kCPU);
+  auto positive = positive_pairs({5, 5, 9}, 3, torch::kCPU);
   // Row 0 keeps only .85 -> .15; row 1 keeps .8 -> .4; row 2 0.
   // Col 0 keeps row 2 (.9 -> .3); col 1 keeps row 2 (.4 -> .1); col 2 rows 0, 1 (.6 -> .3).
   auto loss = resg::hardest_negative_loss(words_scores(), regions_scores(), positive, 0.2, false);
@@ -113,7 +113,7 @@ TEST(ResgLoss, CenterHingeByHand) {
 
 TEST(ResgLoss, PositiveNegativeMarginByHand) {
   // Images 0 and 1 are the same picture, so captions 0 and 1 both describe it.
-  auto positive = resg::positive_mask({3, 3, 4}, torch::kCPU);
+  auto positive = positive_pairs({3, 3, 4}, 3, torch::kCPU);
   // delta .7, rows of S(V,T):    row 0: min pos .8, max neg .85 -> .75
   //                              row 1: min pos .4, max neg .8  -> 1.1
   //                              row 2: min pos .7, max neg .3  -> .3
@@ -193,8 +193,8 @@ TEST(Resg, BatchedScoresEqualPerPairReference) {
     auto combined = model->score(img, cap);
     for (int64_t i = 0; i < 5; ++i)
       for (int64_t j = 0; j < 6; ++j) {
-        auto [by_words, by_regions] = resg::pair_scores(img.at("nodes")[i], img.at("mask")[i], cap.at("nodes")[j],
-                                                        cap.at("mask")[j], pool == "mean");
+        auto [by_words, by_regions] = resg::reference_score(img.at("nodes")[i], img.at("mask")[i], cap.at("nodes")[j],
+                                                            cap.at("mask")[j], pool == "mean");
         EXPECT_NEAR(s.words[i][j].item<double>(), by_words, 1e-5) << pool << " " << i << "," << j;
         EXPECT_NEAR(s.regions[i][j].item<double>(), by_regions, 1e-5) << pool << " " << i << "," << j;
         EXPECT_NEAR(combined[i][j].item<double>(), (by_words + by_regions) / 2, 1e-5);

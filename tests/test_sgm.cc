@@ -143,7 +143,7 @@ TEST(Sgm, BatchedScoreEqualsPerPairEquations) {
   int used = 0, dropped = 0;
   for (int64_t i = 0; i < img.size(); ++i)
     for (int64_t c = 0; c < cap.size(); ++c) {
-      SgmPairScore ref = sgm_reference_score(img, i, cap, c);
+      sgm::PairScore ref = sgm::reference_score(img, i, cap, c);
       EXPECT_NEAR(s[i][c].item<double>(), ref.total, 1e-5) << "image " << i << " caption " << c;
       (ref.relation_used ? used : dropped)++;
     }
@@ -190,7 +190,7 @@ TEST(Sgm, EmptySceneGraphFallsBackToObjectLevel) {
   torch::Tensor s = m->score(img, cap);
   ASSERT_TRUE(torch::isfinite(s).all().item<bool>());
   for (int64_t c = 0; c < cap.size(); ++c) {
-    SgmPairScore ref = sgm_reference_score(img, 3, cap, c);
+    sgm::PairScore ref = sgm::reference_score(img, 3, cap, c);
     EXPECT_FALSE(ref.relation_used);
     EXPECT_NEAR(s[3][c].item<double>(), ref.object, 1e-5);
   }
@@ -226,7 +226,7 @@ TEST(Sgm, CaptionWithoutTripletIsScoredAtObjectLevel) {
   Encoding img = m->encode_images(images), cap = m->encode_captions(captions);
   torch::Tensor s = m->score(img, cap);
   for (int64_t i = 0; i < img.size(); ++i) {
-    SgmPairScore ref = sgm_reference_score(img, i, cap, 1);
+    sgm::PairScore ref = sgm::reference_score(img, i, cap, 1);
     EXPECT_FALSE(ref.relation_used);
     EXPECT_NEAR(s[i][1].item<double>(), ref.object, 1e-5);
   }

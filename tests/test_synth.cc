@@ -337,7 +337,9 @@ TEST_F(SynthWorld, CaptionsMentionARelationAndMatchTheirGroundTruth) {
         EXPECT_TRUE(has_words(o.at("word"))) << caps[c];
         for (const json& a : o.at("attributes")) EXPECT_TRUE(has_words(a)) << caps[c];
         int count = o.at("count");
-        if (count > 1) EXPECT_TRUE(has_words(count == 2 ? "two" : "three")) << caps[c];
+        if (count > 1) {
+          EXPECT_TRUE(has_words(count == 2 ? "two" : "three")) << caps[c];
+        }
       }
     }
     // Five distinct captions per image.
@@ -365,7 +367,7 @@ bool is_attribute(const std::string& word) {
 bool is_number(const std::string& word) { return word == "a" || word == "one" || word == "two" || word == "three"; }
 
 TEST_F(SynthWorld, ProbesDifferOnlyAsTheirKindSays) {
-  for (const std::string& split : {"dev", "test"}) {
+  for (const char* split : {"dev", "test"}) {
     auto graphs = lines_of(file("clean", split, "vsg.jsonl"));
     std::map<std::string, int> kinds;
     for (const std::string& line : lines_of(file("clean", split, "probes.jsonl"))) {

@@ -87,7 +87,9 @@ TEST_F(TrainTest, VseppLearnsTheTinyWorldWellAboveChance) {
   ASSERT_EQ(s.epochs, 20);
   for (const char* f : {"best.ckpt", "last.ckpt", "log.jsonl", "vocab.json"})
     EXPECT_TRUE(exists(r.out_dir + "/" + f)) << f;
-  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) EXPECT_TRUE(exists(r.out_dir + "/curves.png"));
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+    EXPECT_TRUE(exists(r.out_dir + "/curves.png"));
+  }
 
   auto log = read_log_jsonl(r.out_dir + "/log.jsonl");
   ASSERT_EQ(log.size(), 20u);

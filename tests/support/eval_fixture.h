@@ -81,6 +81,10 @@ struct MeanDotMatcher : Matcher {
     torch::Tensor cap = masked_mean(captions.at("words"), captions.at("word_mask"));
     return img.matmul(cap.t());
   }
+  // The two means whose dot product is the score (not L2-normalised, so embedding_scores() stays false).
+  torch::Tensor global_embedding(const Encoding& e, bool is_image) const override {
+    return is_image ? masked_mean(e.at("regions"), e.at("region_mask")) : masked_mean(e.at("words"), e.at("word_mask"));
+  }
   torch::Tensor embed, scale;
   bool saw_training = false;
   int score_calls = 0;

@@ -21,20 +21,6 @@ bool is_dir(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-const char* dtype_name(NpyDType d) {
-  switch (d) {
-    case NpyDType::Float32:
-      return "float32";
-    case NpyDType::Float16:
-      return "float16";
-    case NpyDType::Int64:
-      return "int64";
-    case NpyDType::Int32:
-      return "int32";
-  }
-  return "?";
-}
-
 Json checkpoint_info(const std::string& path) {
   Json h = read_checkpoint_header(path);
   const Json& state = h["trainer_state"];
@@ -64,7 +50,7 @@ Json dataset_info(const std::string& dir) {
     const int64_t captions = static_cast<int64_t>(read_caption_lines(prefix + "caps.txt").size());
     Json s = {
         {"images", shape[0]},      {"regions", shape[1]},
-        {"feature_dim", shape[2]}, {"dtype", dtype_name(images.dtype())},
+        {"feature_dim", shape[2]}, {"dtype", npy_dtype_name(images.dtype())},
         {"captions", captions},    {"captions_per_image", shape[0] > 0 ? double(captions) / double(shape[0]) : 0.0}};
     Json optional = Json::array();
     for (const char* suffix : {"ims_bbx.npy", "ims_size.npy", "vsg.jsonl", "vsg_rel.npy", "probes.jsonl"})

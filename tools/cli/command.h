@@ -21,7 +21,8 @@ struct CommonOptions {
   bool quiet = false;
 };
 void add_common_options(CLI::App* cmd, CommonOptions& opts, bool with_json = true);
-// Applies threads/quiet/json (json silences progress bars); returns the device.
+// Applies threads and quiet/json (json silences progress bars); commands read
+// the device from opts.device themselves.
 void apply_common_options(const CommonOptions& opts);
 
 }  // namespace sm::cli

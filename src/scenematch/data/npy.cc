@@ -29,8 +29,27 @@ size_t itemsize(NpyDType d) {
       return 2;
     case NpyDType::Int64:
       return 8;
+    case NpyDType::Bool:
+      return 1;
   }
   return 0;
+}
+
+// The header's descr string of a dtype.
+const char* descr_of(NpyDType d) {
+  switch (d) {
+    case NpyDType::Float32:
+      return "<f4";
+    case NpyDType::Float16:
+      return "<f2";
+    case NpyDType::Int64:
+      return "<i8";
+    case NpyDType::Int32:
+      return "<i4";
+    case NpyDType::Bool:
+      return "|b1";
+  }
+  return "";
 }
 
 torch::ScalarType scalar_type(NpyDType d) {
@@ -43,6 +62,8 @@ torch::ScalarType scalar_type(NpyDType d) {
       return torch::kLong;
     case NpyDType::Int32:
       return torch::kInt;
+    case NpyDType::Bool:
+      return torch::kBool;
   }
   return torch::kFloat;
 }
@@ -157,11 +178,12 @@ NpyDType dtype_from_descr(const std::string& path, const std::string& descr) {
   if (descr == "<f2") return NpyDType::Float16;
   if (descr == "<i8") return NpyDType::Int64;
   if (descr == "<i4") return NpyDType::Int32;
+  if (descr == "|b1") return NpyDType::Bool;
   if (!descr.empty() && descr[0] == '>')
     fail(path, ": big-endian dtype '", descr, "' is not supported; save it little-endian (arr.astype('<f4'))");
   if (descr.find('O') != std::string::npos)
     fail(path, ": object dtype (pickled data) is not supported; save a numeric array");
-  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <i8 or <i4)");
+  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <i8, <i4 or |b1)");
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -285,7 +307,35 @@ void prefetch(const void* base, const char* begin, size_t bytes) {
 
 }  // namespace
 
-torch::Tensor NpyArray::rows(int64_t begin, int64_t end) const {
+const char* npy_dtype_name(NpyDType dtype) {
+  switch (dtype) {
+    case NpyDType::Float32:
+      return "float32";
+    case NpyDType::Float16:
+      return "float16";
+    case NpyDType::Int64:
+      return "int64";
+    case NpyDType::Int32:
+      return "int32";
+    case NpyDType::Bool:
+      return "bool";
+  }
+  return "";
+}
+
+NpyDType npy_dtype_of(torch::ScalarType type) {
+  for (NpyDType d : {NpyDType::Float32, NpyDType::Float16, NpyDType::Int64, NpyDType::Int32, NpyDType::Bool})
+    if (scalar_type(d) == type) return d;
+  fail("npy: tensors of type ", c10::toString(type), " cannot be stored (float32, float16, int64, int32, bool)");
+}
+
+torch::Tensor NpyArray::rows(int64_t begin, int64_t end) const { return stored_rows(begin, end).to(torch::kFloat); }
+
+torch::Tensor NpyArray::gather(const std::vector<int64_t>& indices) const {
+  return stored_gather(indices).to(torch::kFloat);
+}
+
+torch::Tensor NpyArray::stored_rows(int64_t begin, int64_t end) const {
   if (!map_) fail("npy: rows() on an array that was never opened");
   if (map_->shape.empty()) fail(map_->path, ": a 0-d array has no rows");
   if (begin < 0 || end < begin || end > rows())
@@ -298,10 +348,10 @@ torch::Tensor NpyArray::rows(int64_t begin, int64_t end) const {
     prefetch(map_->base, map_->row(begin), bytes);
     std::memcpy(out.data_ptr(), map_->row(begin), bytes);
   }
-  return map_->dtype == NpyDType::Float32 ? out : out.to(torch::kFloat);
+  return out;
 }
 
-torch::Tensor NpyArray::gather(const std::vector<int64_t>& indices) const {
+torch::Tensor NpyArray::stored_gather(const std::vector<int64_t>& indices) const {
   if (!map_) fail("npy: gather() on an array that was never opened");
   if (map_->shape.empty()) fail(map_->path, ": a 0-d array has no rows");
   for (int64_t i : indices) map_->check_row(i);
@@ -312,7 +362,7 @@ torch::Tensor NpyArray::gather(const std::vector<int64_t>& indices) const {
   for (int64_t i : indices) prefetch(map_->base, map_->row(i), map_->row_bytes);
   for (size_t k = 0; k < indices.size(); ++k)
     std::memcpy(dst + k * map_->row_bytes, map_->row(indices[k]), map_->row_bytes);
-  return map_->dtype == NpyDType::Float32 ? out : out.to(torch::kFloat);
+  return out;
 }
 
 const float* NpyArray::row_ptr(int64_t i) const {
@@ -344,8 +394,8 @@ struct NpyWriter::File {
   std::FILE* f = nullptr;
 };
 
-NpyWriter::NpyWriter(const std::string& path, std::vector<int64_t> shape)
-    : path_(path), tmp_(cat(path, ".tmp.", ::getpid())), shape_(std::move(shape)) {
+NpyWriter::NpyWriter(const std::string& path, std::vector<int64_t> shape, NpyDType dtype)
+    : path_(path), tmp_(cat(path, ".tmp.", ::getpid())), shape_(std::move(shape)), dtype_(dtype) {
   expected_ = 1;
   for (int64_t d : shape_) {
     if (d < 0) fail(path_, ": negative dimension in shape ", shape_string(shape_));
@@ -353,7 +403,8 @@ NpyWriter::NpyWriter(const std::string& path, std::vector<int64_t> shape)
   }
   // Version 1.0: magic, version, 2-byte little-endian header length, then the
   // dict padded with spaces so the data starts on a 64-byte boundary.
-  std::string dict = cat("{'descr': '<f4', 'fortran_order': False, 'shape': ", shape_string(shape_), ", }");
+  std::string dict =
+      cat("{'descr': '", descr_of(dtype_), "', 'fortran_order': False, 'shape': ", shape_string(shape_), ", }");
   size_t preamble = kMagicSize + 2 + 2;
   size_t total = (preamble + dict.size() + 1 + 63) / 64 * 64;
   size_t header_len = total - preamble;
@@ -382,12 +433,12 @@ NpyWriter::~NpyWriter() {
   }
 }
 
-void NpyWriter::append(const float* data, size_t count) {
+void NpyWriter::append(const void* data, size_t count) {
   if (!file_ || !file_->f) fail(path_, ": append() after close()");
   if (written_ + static_cast<int64_t>(count) > expected_)
     fail(path_, ": ", written_ + static_cast<int64_t>(count), " elements appended, the shape ", shape_string(shape_),
          " holds ", expected_);
-  if (count && std::fwrite(data, sizeof(float), count, file_->f) != count)
+  if (count && std::fwrite(data, itemsize(dtype_), count, file_->f) != count)
     fail(path_, ": write failed (", std::strerror(errno), "; disk full?)");
   written_ += static_cast<int64_t>(count);
 }
@@ -412,11 +463,10 @@ void NpyWriter::close() {
 
 void write_npy(const std::string& path, const torch::Tensor& tensor) {
   if (!tensor.defined()) fail(path, ": cannot write an undefined tensor");
-  if (tensor.scalar_type() != torch::kFloat)
-    fail(path, ": write_npy writes float32 tensors; convert with .to(torch::kFloat) first");
+  const NpyDType dtype = npy_dtype_of(tensor.scalar_type());
   auto t = tensor.to(torch::kCPU).contiguous();
-  NpyWriter w(path, t.sizes().vec());
-  w.append(t.data_ptr<float>(), static_cast<size_t>(t.numel()));
+  NpyWriter w(path, t.sizes().vec(), dtype);
+  w.append(t.data_ptr(), static_cast<size_t>(t.numel()));
   w.close();
 }
 

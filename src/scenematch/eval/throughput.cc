@@ -94,19 +94,12 @@ double gemm_gflops(int64_t n, double seconds) {
 }
 
 double score_flops_per_pair(const Matcher& model, const BenchShapes& s) {
-  const std::string name = model.name();
-  const double d = cfg_get<double>(model.config(), "embed_size", 1024);
-  const double L = s.words, R = s.regions;
-  // Embedding models: one dot product of two d-vectors.
-  if (name == "vsepp" || name == "hrem" || name == "algr") return 2 * d;
-  // GSMN: the word-region product once (2LRd), then the attended vectors of
-  // both directions (2LRd each); the block cosines, GCN and MLP are small.
-  if (name == "gsmn") return 6 * L * R * d;
-  // SGM: words x object nodes and triplets x relation nodes.
-  if (name == "sgm") return 2 * d * (L * R + s.triplets * s.relations);
-  // ReSG: words x regions cosines (both directions reduce the same product).
-  if (name == "resg") return 2 * L * R * d;
-  return 0;
+  PairShape pair;
+  pair.words = double(s.words);
+  pair.regions = double(s.regions);
+  pair.triplets = double(s.triplets);
+  pair.relations = double(s.relations);
+  return matcher_info(model.name()).score_flops(model.config(), pair);
 }
 
 double counted_flops(const std::function<void()>& work) {

@@ -27,8 +27,8 @@ MatcherPtr bench_model(const std::string& name, const std::string& preset, const
 // float32 n x n x n GEMM rate, best of repeated runs for about `seconds`.
 double gemm_gflops(int64_t n, double seconds);
 
-// Matrix-product FLOPs the model's score() does per image-caption pair
-// (its own math, counted from the equations; docs/performance.md).
+// Matrix-product FLOPs the model's score() does per image-caption pair of
+// these shapes, as the model's registry entry declares them.
 double score_flops_per_pair(const Matcher& model, const BenchShapes& s);
 
 // FLOPs of the LibTorch operators `work` runs on this thread, as LibTorch's

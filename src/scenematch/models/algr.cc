@@ -14,8 +14,8 @@
 #include <cmath>
 #include <limits>
 
+#include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
-#include "scenematch/models/losses.h"
 
 namespace sm {
 namespace {
@@ -38,7 +38,7 @@ torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& c
   return torch::softmax(scores.masked_fill(~column_mask.unsqueeze(-2), -std::numeric_limits<float>::infinity()), -1);
 }
 
-class Algr : public Matcher {
+class Algr : public EmbeddingMatcher {
  public:
   // One graph after the encoder: node features X, mask, edge weights W_e and
   // the posterior mean (Z^v or Z_1^{t(m)}).
@@ -46,12 +46,12 @@ class Algr : public Matcher {
     torch::Tensor nodes, mask, edges, mean;
   };
 
-  Algr(const Config& config, const Vocab& vocab) : Matcher(config) {
+  Algr(const Config& config, const Vocab& vocab) : EmbeddingMatcher(config) {
     const int64_t d = cfg_get<int64_t>(config_, "embed_size");  // D2: latent = hidden = h = d
     slope_ = cfg_get<double>(config_, "leaky_slope");
     ggnn_steps_ = cfg_get<int64_t>(config_, "ggnn_steps");
     if (ggnn_steps_ < 0) fail("config: ggnn_steps must be >= 0, not ", ggnn_steps_);
-    images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), d));
+    images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), d));
     words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config_, "word_dim"), d));
     // Eqs. 1-2: separate query/key maps per modality, no bias (D4).
     v_query_ = register_module("v_query", linear(d, d, false));
@@ -158,15 +158,6 @@ class Algr : public Matcher {
     return e;
   }
 
-  // Cosine of the readouts (Eq. 12's S): one GEMM per block.
-  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
-    const auto& img = images.at("emb");
-    return img.matmul(captions.at("emb").to(img.device()).t());
-  }
-
-  bool embedding_scores() const override { return true; }
-  torch::Tensor global_embedding(const Encoding& encoding, bool) const override { return encoding.at("emb"); }
-
   void on_step(int64_t, int epoch) override { epoch_ = epoch; }
 
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
@@ -176,8 +167,7 @@ class Algr : public Matcher {
 
     // Eq. 15 on the B x B cosine matrix, hardest negatives, summed (D30).
     // Another caption of the same image is no negative (D31).
-    auto scores = mask_same_image(l2norm(ev).matmul(l2norm(et).t()), images.ids);
-    auto rank = triplet_loss(scores, cfg_get<double>(config_, "margin"), hardest_negatives());
+    auto rank = ranking_loss(l2norm(ev).matmul(l2norm(et).t()), images.ids);
     out.terms["rank"] = rank.item<double>();
     const double lambda = algr::lambda_at(config_, epoch_);
     out.terms["lambda"] = lambda;
@@ -254,7 +244,6 @@ Config algr_preset(const std::string& preset) {
     // batch 128, margin 0.2. Unstated schedule from CAMERA's Flickr30K run
     // (30 epochs, lr / 10 at epoch 10, clip 2.0; D34, D38, D39).
     cfg["embed_size"] = 2048;
-    cfg["feature_dim"] = 2048;
     cfg["lr"] = 1e-4;
     cfg["epochs"] = 30;
     cfg["lr_update"] = 10;
@@ -271,9 +260,10 @@ Config algr_preset(const std::string& preset) {
   return cfg;
 }
 
-const bool kRegistered = register_matcher(
-    {"algr", "ALGR: attention-weighted graph VAEs, cross-attended reconstruction, cosine of mean readouts", algr_preset,
-     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<Algr>(config, vocab); }});
+// Score: the cosine of the readouts (Eq. 12's S), one GEMM per block.
+const bool kRegistered = register_model<Algr>(
+    "algr", "ALGR: attention-weighted graph VAEs, cross-attended reconstruction, cosine of mean readouts", algr_preset,
+    embedding_score_flops);
 
 }  // namespace
 

@@ -23,7 +23,6 @@
 
 #include "scenematch/models/gsmn_cpu.h"
 #include "scenematch/models/layers.h"
-#include "scenematch/models/losses.h"
 
 namespace sm {
 namespace {
@@ -124,26 +123,20 @@ class GsmnMatcher : public Matcher {
  public:
   GsmnMatcher(const Config& config, const Vocab& vocab) : Matcher(config) {
     embed_size_ = cfg_get<int64_t>(config, "embed_size");
-    blocks_ = cfg_get<int64_t>(config, "num_blocks", 16);
-    kernels_ = cfg_get<int64_t>(config, "gcn_kernels", 8);
-    kernel_dim_ = cfg_get<int64_t>(config, "gcn_kernel_dim", 4);
-    lambda_ = cfg_get<double>(config, "lambda", 20.0);
-    sparse_ = graph_kind(config) == "sparse";
-    auto attention = cfg_get<std::string>(config, "attention", "clipped");
-    if (attention != "clipped" && attention != "plain")
-      fail("config: key 'attention' must be \"clipped\" or \"plain\", got \"", attention, "\"");
-    clipped_attention_ = attention == "clipped";
-    auto activation = cfg_get<std::string>(config, "gcn_activation", "none");
-    if (activation != "none" && activation != "tanh")
-      fail("config: key 'gcn_activation' must be \"none\" or \"tanh\", got \"", activation, "\"");
-    gcn_tanh_ = activation == "tanh";
+    blocks_ = cfg_get<int64_t>(config, "num_blocks");
+    kernels_ = cfg_get<int64_t>(config, "gcn_kernels");
+    kernel_dim_ = cfg_get<int64_t>(config, "gcn_kernel_dim");
+    lambda_ = cfg_get<double>(config, "lambda");
+    sparse_ = cfg_choice(config, "graph", {"sparse", "dense"}) == "sparse";
+    clipped_attention_ = cfg_choice(config, "attention", {"clipped", "plain"}) == "clipped";
+    gcn_tanh_ = cfg_choice(config, "gcn_activation", {"none", "tanh"}) == "tanh";
     if (blocks_ <= 0 || embed_size_ % blocks_ != 0)
       fail("config: key 'num_blocks' (", blocks_, ") must divide 'embed_size' (", embed_size_, ")");
     if (kernels_ <= 0 || kernel_dim_ <= 0) fail("config: keys 'gcn_kernels' and 'gcn_kernel_dim' must be positive");
 
-    int64_t mlp_hidden = cfg_get<int64_t>(config, "mlp_hidden", 32);
+    int64_t mlp_hidden = cfg_get<int64_t>(config, "mlp_hidden");
     words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config, "word_dim"), embed_size_));
-    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "feature_dim", 2048), embed_size_));
+    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "feature_dim"), embed_size_));
     // Textual graph: every kernel uses the same W_e(i, j), so the K kernels of
     // Eq. 6 stack into one t -> K*o map (A.11-3). Biases: A.11-4.
     text_gcn_ = register_module(
@@ -160,24 +153,7 @@ class GsmnMatcher : public Matcher {
     visual_head_ = register_module("visual_head", ScoreHead(kernels_ * kernel_dim_, mlp_hidden));
   }
 
-  static std::string graph_kind(const Config& config) {
-    auto graph = cfg_get<std::string>(config, "graph", "dense");
-    if (graph != "sparse" && graph != "dense")
-      fail("config: key 'graph' must be \"sparse\" or \"dense\", got \"", graph, "\"");
-    return graph;
-  }
-
   std::string name() const override { return "gsmn"; }
-
-  // The paper's loss (Eq. 10) after the shared negative warm-up
-  // (hardest_negatives(); docs/models/gsmn.md).
-  LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
-    torch::Tensor scores = score(encode_images(images), encode_captions(captions));
-    LossOutput out;
-    out.total = triplet_loss(scores, cfg_get<double>(config_, "margin", 0.2), hardest_negatives());
-    out.terms["triplet"] = out.total.item<double>();
-    return out;
-  }
 
   DataNeeds needs() const override {
     DataNeeds n;
@@ -439,12 +415,14 @@ class GsmnMatcher : public Matcher {
   ScoreHead text_head_{nullptr}, visual_head_{nullptr};
 };
 
-torch::Tensor gsmn_pair_score(Matcher& model, const Encoding& images, int64_t image, const Encoding& captions,
+namespace gsmn {
+torch::Tensor reference_score(Matcher& model, const Encoding& images, int64_t image, const Encoding& captions,
                               int64_t caption) {
   auto* gsmn = dynamic_cast<GsmnMatcher*>(&model);
-  if (!gsmn) fail("gsmn_pair_score: model '", model.name(), "' is not gsmn");
+  if (!gsmn) fail("gsmn::reference_score: model '", model.name(), "' is not gsmn");
   return gsmn->pair_score(images, image, captions, caption);
 }
+}  // namespace gsmn
 
 namespace {
 
@@ -465,7 +443,6 @@ Config gsmn_preset(const std::string& preset) {
     // Flickr30K (Sec. 4.1, A.7): Adam, batch 64, lr 2e-4 divided by 10 after 15 of 30 epochs, lambda 20.
     c["embed_size"] = 1024;
     c["word_dim"] = 300;
-    c["feature_dim"] = 2048;  // the trainer sets it from the data
     c["batch_size"] = 64;
     c["lr"] = 2e-4;
     c["epochs"] = 30;
@@ -487,11 +464,15 @@ Config gsmn_preset(const std::string& preset) {
   return c;
 }
 
-const bool registered = register_matcher(
-    {"gsmn", "GSMN: word/region graphs, node-level cross-attention + block cosines, GCN structure matching",
-     gsmn_preset, [](const Config& config, const Vocab& vocab) -> MatcherPtr {
-       return std::make_shared<GsmnMatcher>(config, vocab);
-     }});
+// The word-region product once (2LRd), then the attended vectors of both
+// directions (2LRd each); the block cosines, GCN and MLP are small beside them.
+double gsmn_score_flops(const Config& config, const PairShape& s) {
+  return 6 * s.words * s.regions * cfg_get<double>(config, "embed_size");
+}
+
+const bool kRegistered = register_model<GsmnMatcher>(
+    "gsmn", "GSMN: word/region graphs, node-level cross-attention + block cosines, GCN structure matching", gsmn_preset,
+    gsmn_score_flops);
 
 }  // namespace
 }  // namespace sm

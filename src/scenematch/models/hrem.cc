@@ -12,9 +12,8 @@
 
 #include <limits>
 
+#include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
-#include "scenematch/models/losses.h"
-#include "scenematch/models/matcher.h"
 
 namespace sm {
 namespace hrem {
@@ -131,7 +130,7 @@ struct BiGruTextImpl : TextEncoderImpl {
   BiGruTextImpl(const Config& cfg, const Vocab& vocab) {
     const int64_t d = cfg_get<int64_t>(cfg, "embed_size");
     gru = register_module("gru", WordEncoder(vocab.size(), cfg_get<int64_t>(cfg, "word_dim"), d, true,
-                                             cfg_get<int64_t>(cfg, "gru_layers", 1)));
+                                             cfg_get<int64_t>(cfg, "gru_layers")));
     fc = register_module("fc", torch::nn::Linear(d, d));
   }
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& lengths) override {
@@ -142,11 +141,10 @@ struct BiGruTextImpl : TextEncoderImpl {
 };
 
 std::shared_ptr<TextEncoderImpl> make_text_encoder(const Config& cfg, const Vocab& vocab) {
-  const auto kind = cfg_get<std::string>(cfg, "text_encoder", "bigru");
-  if (kind == "bigru") return std::make_shared<BiGruTextImpl>(cfg, vocab);
-  if (kind == "bert")
+  if (cfg_get<std::string>(cfg, "text_encoder") == "bert")
     fail("config: text_encoder \"bert\": needs weights from a path you give; not available in this build");
-  fail("config: text_encoder must be \"bigru\" (or \"bert\" with weights), not \"", kind, "\"");
+  cfg_choice(cfg, "text_encoder", {"bigru"});
+  return std::make_shared<BiGruTextImpl>(cfg, vocab);
 }
 
 // Standalone mechanism, one branch (Fig. 4a): cross-attention to the other
@@ -182,17 +180,14 @@ torch::nn::Sequential relevance_mlp(int64_t k) {
   return torch::nn::Sequential(torch::nn::Linear(k, k), torch::nn::ReLU(), torch::nn::Linear(k, 1));
 }
 
-class Hrem : public Matcher {
+class Hrem : public EmbeddingMatcher {
  public:
-  Hrem(const Config& config, const Vocab& vocab) : Matcher(config) {
+  Hrem(const Config& config, const Vocab& vocab) : EmbeddingMatcher(config) {
     const int64_t d = cfg_get<int64_t>(config_, "embed_size");
     beta_ = cfg_get<double>(config_, "beta");
-    const auto pool = cfg_get<std::string>(config_, "max_pool");
-    if (pool != "max" && pool != "top2") fail("config: max_pool must be \"max\" or \"top2\", not \"", pool, "\"");
+    const auto pool = cfg_choice(config_, "max_pool", {"max", "top2"});
     pool_k_ = pool == "max" ? 1 : 2;
-    interaction_ = cfg_get<std::string>(config_, "interaction");
-    if (interaction_ != "fusion" && interaction_ != "standalone")
-      fail("config: interaction must be \"fusion\" or \"standalone\", not \"", interaction_, "\"");
+    interaction_ = cfg_choice(config_, "interaction", {"fusion", "standalone"});
     tau_ = cfg_get<double>(config_, "tau");
     lambda_ = cfg_get<double>(config_, "lambda");
     sigma_ = cfg_get<double>(config_, "sigma");
@@ -201,7 +196,7 @@ class Hrem : public Matcher {
     warmup_steps_ = cfg_get<int64_t>(config_, "warmup_steps");
     instance_on_ = warmup_steps_ <= 0;
 
-    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), d));
+    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), d));
     text_ = register_module("text", make_text_encoder(config_, vocab));
     region_layer_ = register_module("region_layer", transformer_layer(config_));
     word_layer_ = register_module("word_layer", transformer_layer(config_));
@@ -229,38 +224,26 @@ class Hrem : public Matcher {
     return e;
   }
 
-  // Cosine of the global vectors: one GEMM per block.
-  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
-    const auto& img = images.at("emb");
-    return img.matmul(captions.at("emb").to(img.device()).t());
-  }
-
-  bool embedding_scores() const override { return true; }
-  torch::Tensor global_embedding(const Encoding& encoding, bool) const override { return encoding.at("emb"); }
-
   // The instance-level module joins after the warm-up (released code: 8,000 iterations).
   void on_step(int64_t global_step, int) override { instance_on_ = global_step >= warmup_steps_; }
 
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     Side img = image_side(images), cap = caption_side(captions);
-    const double margin = cfg_get<double>(config_, "margin");
     // The paper mines negatives by distance-weighted sampling; here the sum
     // over all negatives first, then the hardest one (the VSE-infinity recipe
     // HREM builds on, hardest_negatives()): hardest negatives from the start
     // collapse the Transformer-pooled embeddings to one point.
-    const bool hardest = hardest_negatives();
-    auto triplet = [&](const torch::Tensor& v, const torch::Tensor& u) {
-      return triplet_loss(mask_same_image(v.matmul(u.t()), images.ids), margin, hardest);
-    };
+    const auto& ids = images.ids;
     LossOutput out;
-    out.total = triplet(img.emb, cap.emb);
+    out.total = ranking_loss(img.emb.matmul(cap.emb.t()), ids);
     out.terms["triplet"] = out.total.item<double>();
     if (!instance_on_) return out;
 
     // Eq. 14 on the enhanced embeddings, plus Eq. 11 weighted as released (10).
     Enhanced enh = interact(img, cap);
-    torch::Tensor both = triplet(enh.images, enh.captions);
-    torch::Tensor mixed = triplet(img.emb, enh.captions) + triplet(enh.images, cap.emb);
+    torch::Tensor both = ranking_loss(enh.images.matmul(enh.captions.t()), ids);
+    torch::Tensor mixed =
+        ranking_loss(img.emb.matmul(enh.captions.t()), ids) + ranking_loss(enh.images.matmul(cap.emb.t()), ids);
     out.total = out.total + both + mixed + reg_weight_ * enh.reg;
     out.terms["triplet_enhanced"] = both.item<double>();
     out.terms["triplet_mixed"] = mixed.item<double>();
@@ -344,7 +327,6 @@ class Hrem : public Matcher {
 
 Config hrem_preset(const std::string& preset) {
   Config cfg = base_preset(preset);
-  cfg["feature_dim"] = 2048;
   cfg["text_encoder"] = "bigru";
   cfg["gru_layers"] = 1;
   cfg["interaction"] = "fusion";  // the paper's default ablation setting
@@ -373,12 +355,12 @@ Config hrem_preset(const std::string& preset) {
   return cfg;
 }
 
-const bool kRegistered = register_matcher(
-    {"hrem",
-     "HREM: fragment Transformer layers, max+avg pooled global vectors, cosine; training-only instance graph "
-     "attention (fusion or standalone) with cross-embedding triplet losses",
-     hrem_preset,
-     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<Hrem>(config, vocab); }});
+// Score: the cosine of the global vectors, one GEMM per block.
+const bool kRegistered = register_model<Hrem>(
+    "hrem",
+    "HREM: fragment Transformer layers, max+avg pooled global vectors, cosine; training-only instance graph "
+    "attention (fusion or standalone) with cross-embedding triplet losses",
+    hrem_preset, embedding_score_flops);
 
 }  // namespace
 }  // namespace hrem

@@ -38,10 +38,10 @@ WordEncoderImpl::WordEncoderImpl(int64_t vocab_size, int64_t word_dim, int64_t h
     torch::NoGradGuard g;
     embed->weight.uniform_(-0.1, 0.1);
   }
-  gru = register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(word_dim, hidden_)
-                                                  .num_layers(layers)
-                                                  .batch_first(true)
-                                                  .bidirectional(bidirectional_)));
+  gru = register_module(
+      "gru",
+      torch::nn::GRU(
+          torch::nn::GRUOptions(word_dim, hidden_).num_layers(layers).batch_first(true).bidirectional(bidirectional_)));
 }
 
 WordEncoderImpl::Output WordEncoderImpl::forward(const torch::Tensor& tokens, const torch::Tensor& lengths) {

@@ -1,4 +1,4 @@
-// Losses shared by several models.
+// The ranking loss every model trains with.
 #pragma once
 #include <torch/types.h>
 
@@ -6,18 +6,23 @@
 
 namespace sm {
 
-// VSE++ hinge triplet loss on a (B, B) score matrix whose diagonal holds the
-// matched pairs. max_violation: only the hardest negative per row (caption
-// negatives of an image) and per column (image negatives of a caption);
-// otherwise the sum over all negatives. Summed over the batch, as VSE++ does.
-torch::Tensor triplet_loss(const torch::Tensor& scores, double margin, bool max_violation);
+// (B, B) bool, true where image i and caption j are a matching pair: the
+// diagonal, plus every pair whose image id is the same (two captions of one
+// image in a batch). Neither kind is a negative: left in, a same-image pair
+// becomes the "hardest negative" and pulls matching pairs apart. Errors when
+// the id count differs from `batch`.
+torch::Tensor positive_pairs(const std::vector<int64_t>& image_ids, int64_t batch, const torch::Device& device);
 
-// (B, B) bool, true where row i and column j are different pairs of the same
-// image (two captions of one image in a batch). Neither is a negative of the
-// other: left in, they become the "hardest negatives" and pull matching pairs
-// apart. Pass to mask_same_image before triplet_loss.
-torch::Tensor same_image_pairs(const std::vector<int64_t>& image_ids, const torch::Device& device);
-// Scores with same-image pairs set to -2 (a cosine of -2 never violates a margin).
-torch::Tensor mask_same_image(const torch::Tensor& scores, const std::vector<int64_t>& image_ids);
+// Hinge ranking loss with each row's anchor: cost[i, j] = max(0, margin +
+// s[i, j] - s[i, i]) over the columns j that are not positives of row i; the
+// largest cost of a row when `hardest` (VSE++), else their sum. Summed over
+// rows. Costs, not scores, are masked, so it holds for any score range.
+torch::Tensor anchor_triplet_loss(const torch::Tensor& scores, const torch::Tensor& positives, double margin,
+                                  bool hardest);
+
+// VSE++ triplet loss on a (B, B) score matrix (rows images, columns captions,
+// matched pairs on the diagonal): image anchors along rows plus caption
+// anchors down columns.
+torch::Tensor triplet_loss(const torch::Tensor& scores, const torch::Tensor& positives, double margin, bool hardest);
 
 }  // namespace sm

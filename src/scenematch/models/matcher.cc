@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/losses.h"
 
 namespace sm {
@@ -13,11 +14,15 @@ std::map<std::string, MatcherInfo>& registry() {
 }  // namespace
 
 LossOutput Matcher::loss(const ImageBatch& images, const CaptionBatch& captions) {
-  torch::Tensor scores = mask_same_image(score(encode_images(images), encode_captions(captions)), images.ids);
   LossOutput out;
-  out.total = triplet_loss(scores, cfg_get<double>(config_, "margin", 0.2), hardest_negatives());
+  out.total = ranking_loss(score(encode_images(images), encode_captions(captions)), images.ids);
   out.terms["triplet"] = out.total.item<double>();
   return out;
+}
+
+torch::Tensor Matcher::ranking_loss(const torch::Tensor& scores, const std::vector<int64_t>& image_ids) const {
+  return triplet_loss(scores, positive_pairs(image_ids, scores.size(0), scores.device()),
+                      cfg_get<double>(config_, "margin", 0.2), hardest_negatives());
 }
 
 bool Matcher::hardest_negatives() const {
@@ -25,8 +30,13 @@ bool Matcher::hardest_negatives() const {
          training_epoch_ >= cfg_get<int64_t>(config_, "sum_violation_epochs", 0);
 }
 
-torch::Tensor Matcher::global_embedding(const Encoding&, bool) const {
-  fail("model '", name(), "' has no global embedding");
+torch::Tensor EmbeddingMatcher::score(const Encoding& images, const Encoding& captions) {
+  const auto& img = images.at("emb");
+  return img.matmul(captions.at("emb").to(img.device()).t());
+}
+
+double embedding_score_flops(const Config& config, const PairShape&) {
+  return 2.0 * cfg_get<double>(config, "embed_size");
 }
 
 torch::Device Matcher::device() const {
@@ -35,6 +45,8 @@ torch::Device Matcher::device() const {
 }
 
 bool register_matcher(MatcherInfo info) {
+  if (!info.preset || !info.make || !info.score_flops)
+    fail("register_matcher: model '", info.name, "' needs a preset, a factory and a FLOP count");
   auto name = info.name;
   registry()[name] = std::move(info);
   return true;
@@ -74,7 +86,7 @@ Config base_preset(const std::string& preset) {
             {"lr_update", 15},    {"lr_decay", 0.1},       {"grad_clip", 2.0},
             {"margin", 0.2},      {"max_violation", true}, {"sum_violation_epochs", 0},
             {"embed_size", 1024}, {"word_dim", 300},       {"vocab_min_count", 4},
-            {"workers", 0}};
+            {"workers", 0},       {"feature_dim", 2048}};  // bottom-up region features; training sets the data's
   }
   if (preset == "cpu") {
     // Small sizes that train on the small synthetic world in minutes on 2 cores.
@@ -82,7 +94,7 @@ Config base_preset(const std::string& preset) {
             {"lr_update", 8},    {"lr_decay", 0.1},       {"grad_clip", 2.0},
             {"margin", 0.2},     {"max_violation", true}, {"sum_violation_epochs", 1},
             {"embed_size", 256}, {"word_dim", 128},       {"vocab_min_count", 1},
-            {"workers", 0}};
+            {"workers", 0},      {"feature_dim", 2048}};
   }
   fail("unknown preset '", preset, "'; known presets: paper, cpu");
 }

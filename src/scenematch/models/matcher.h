@@ -38,15 +38,16 @@ class Matcher : public torch::nn::Module {
   virtual torch::Tensor score(const Encoding& images, const Encoding& captions) = 0;
 
   // Loss for a batch of matched pairs (image b with caption b). The default is
-  // the hardest-negative triplet loss on score(encode(images), encode(captions)).
+  // ranking_loss on score(encode(images), encode(captions)).
   virtual LossOutput loss(const ImageBatch& images, const CaptionBatch& captions);
 
   // True when score() is the dot product of global_embedding()s, so an exact
-  // vector index answers retrieval by itself.
+  // vector index answers retrieval by itself (EmbeddingMatcher).
   virtual bool embedding_scores() const { return false; }
-  // (N, d) L2-normalised global vectors for a first-stage index. For models
-  // whose score is not a dot product this is a documented proxy.
-  virtual torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const;
+  // (N, d) L2-normalised first-stage vectors of an encoding. Embedding models
+  // return the vectors they score with; cross-attention models define their
+  // own candidate-generating vector (documented in their page).
+  virtual torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const = 0;
 
   // Called by the trainer before every step: records the epoch for
   // hardest_negatives(), then lets the model update its own schedule.
@@ -68,6 +69,10 @@ class Matcher : public torch::nn::Module {
   // epochs on the small world; summing first is the warm-up of VSE-infinity's
   // released code (vse_mean_warmup_epochs). Outside training: the configured loss.
   bool hardest_negatives() const;
+  // The shared triplet loss (losses.h) on a (B, B) score matrix of the
+  // batch's pairs: the configured margin, hardest negatives after the
+  // warm-up, and pairs of the same image never counted as negatives.
+  torch::Tensor ranking_loss(const torch::Tensor& scores, const std::vector<int64_t>& image_ids) const;
 
   Config config_;
   int training_epoch_ = std::numeric_limits<int>::max();
@@ -75,15 +80,34 @@ class Matcher : public torch::nn::Module {
 
 using MatcherPtr = std::shared_ptr<Matcher>;
 
+// Sizes of one image-caption pair, for counting a model's scoring work.
+struct PairShape {
+  double words = 12, regions = 36;      // caption words, image regions (the papers' shapes)
+  double triplets = 4, relations = 10;  // textual triplets, visual relations (scene-graph models)
+};
+
 struct MatcherInfo {
   std::string name, description;
   // Config for a preset name ("paper", "cpu", ...); fail() on an unknown one.
   std::function<Config(const std::string& preset)> preset;
   std::function<MatcherPtr(const Config& config, const Vocab& vocab)> make;
+  // Matrix-product FLOPs score() spends on one pair of `shape` under `config`,
+  // counted from the model's own equations (docs/performance.md).
+  std::function<double(const Config& config, const PairShape& shape)> score_flops;
 };
 
-// Called from a static initialiser in each model's .cc file.
 bool register_matcher(MatcherInfo info);
+// Called from a static initialiser in each model's .cc file:
+//   const bool kRegistered = register_model<MyModel>("name", "description", my_preset, my_flops);
+// Model constructs from (const Config&, const Vocab&).
+template <class Model>
+bool register_model(std::string name, std::string description, std::function<Config(const std::string&)> preset,
+                    std::function<double(const Config&, const PairShape&)> score_flops) {
+  return register_matcher(
+      {std::move(name), std::move(description), std::move(preset),
+       [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<Model>(config, vocab); },
+       std::move(score_flops)});
+}
 const MatcherInfo& matcher_info(const std::string& name);  // error lists known names
 std::vector<std::string> matcher_names();
 Config matcher_preset(const std::string& name, const std::string& preset);

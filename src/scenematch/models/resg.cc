@@ -13,6 +13,7 @@
 
 #include "scenematch/data/caption_graph.h"
 #include "scenematch/models/layers.h"
+#include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 
 namespace sm::resg {
@@ -24,12 +25,6 @@ constexpr double kAbsent = -1e4;
 // Bounds the (captions, L, images, R) cosine block of one GEMM (64 MiB).
 constexpr int64_t kMaxBlockElements = int64_t(1) << 24;
 
-// Row-wise hinge on the negatives of each anchor; anchors are rows of `s`
-// whose own pair sits on the diagonal.
-torch::Tensor anchor_hinge(const torch::Tensor& s, const torch::Tensor& positive, double margin, bool max_violation) {
-  torch::Tensor cost = (margin - s.diag().unsqueeze(1) + s).clamp_min(0).masked_fill(positive, 0);
-  return max_violation ? std::get<0>(cost.max(1)).sum() : cost.sum();
-}
 }  // namespace
 
 DirectionalScores directional_scores(const torch::Tensor& regions, const torch::Tensor& region_mask,
@@ -69,8 +64,8 @@ DirectionalScores directional_scores(const torch::Tensor& regions, const torch::
   return {torch::cat(by_words, 0).t(), torch::cat(by_regions, 0).t()};
 }
 
-std::pair<double, double> pair_scores(const torch::Tensor& regions, const torch::Tensor& region_mask,
-                                      const torch::Tensor& words, const torch::Tensor& word_mask, bool mean_pool) {
+std::pair<double, double> reference_score(const torch::Tensor& regions, const torch::Tensor& region_mask,
+                                          const torch::Tensor& words, const torch::Tensor& word_mask, bool mean_pool) {
   auto v = regions.to(torch::kCPU, torch::kDouble).contiguous();
   auto t = words.to(torch::kCPU, torch::kDouble).contiguous();
   auto rm = region_mask.to(torch::kCPU).contiguous();
@@ -106,17 +101,12 @@ std::pair<double, double> pair_scores(const torch::Tensor& regions, const torch:
   return {s_words, s_regions};
 }
 
-torch::Tensor positive_mask(const std::vector<int64_t>& image_ids, const torch::Device& device) {
-  torch::Tensor ids = torch::tensor(image_ids, torch::kInt64).to(device);
-  return ids.unsqueeze(1) == ids.unsqueeze(0);
-}
-
 torch::Tensor hardest_negative_loss(const torch::Tensor& s_words, const torch::Tensor& s_regions,
                                     const torch::Tensor& positive, double margin, bool max_violation) {
   // Image anchors: captions ranked by S(V,T) along a row. Caption anchors:
   // images ranked by S(T,V) down a column (transposed into rows).
-  return anchor_hinge(s_words, positive, margin, max_violation) +
-         anchor_hinge(s_regions.t(), positive.t(), margin, max_violation);
+  return anchor_triplet_loss(s_words, positive, margin, max_violation) +
+         anchor_triplet_loss(s_regions.t(), positive.t(), margin, max_violation);
 }
 
 torch::Tensor center_hinge_loss(const torch::Tensor& s_words, const torch::Tensor& s_regions,
@@ -254,16 +244,12 @@ class ReSG : public Matcher {
     const int64_t hidden = cfg_get<int64_t>(config_, "gru_hidden");
     const int64_t k = cfg_get<int64_t>(config_, "knn_k");
     const bool normalise = cfg_get<bool>(config_, "graph_norm");
-    const std::string pool = cfg_get<std::string>(config_, "score_pool");
-    if (pool != "mean" && pool != "sum") fail("config: score_pool must be \"mean\" or \"sum\", not \"", pool, "\"");
-    mean_pool_ = pool == "mean";
-    direction_ = cfg_get<std::string>(config_, "score_direction");
-    if (direction_ != "both" && direction_ != "words" && direction_ != "regions")
-      fail("config: score_direction must be \"both\", \"words\" or \"regions\", not \"", direction_, "\"");
+    mean_pool_ = cfg_choice(config_, "score_pool", {"mean", "sum"}) == "mean";
+    direction_ = cfg_choice(config_, "score_direction", {"both", "words", "regions"});
     if (k < 1) fail("config: knn_k must be >= 1, not ", k);
 
     // Eq. 1: H^v = W_l C + b_l with d = D (Eq. 4's residual needs d = D).
-    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), embed));
+    regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), embed));
     for (int64_t i = 0; i < cfg_get<int64_t>(config_, "vreg_layers"); ++i)
       vreg_.push_back(register_module(cat("vreg", i), VisualGraphLayer(embed, normalise)));
 
@@ -352,7 +338,7 @@ class ReSG : public Matcher {
     if (images.size() != captions.size())
       fail("resg: loss needs as many images as captions (pair b = image b, caption b)");
     DirectionalScores s = both(encode_images(images), encode_captions(captions));
-    torch::Tensor positive = positive_mask(images.ids, s.words.device());
+    torch::Tensor positive = positive_pairs(images.ids, images.size(), s.words.device());
     torch::Tensor hnt =
         hardest_negative_loss(s.words, s.regions, positive, cfg_get<double>(config_, "margin"), hardest_negatives());
     LossOutput out;
@@ -431,21 +417,24 @@ Config resg_preset(const std::string& preset) {
     cfg["embed_size"] = 256;
     cfg["word_dim"] = 128;
     cfg["gru_hidden"] = 256;
-    // Dev rSum 156.3, 258.0, 513.8, 587.0 after epochs 1-4 on the small world
-    // at 320-435 s an epoch on one thread shared with other runs: 4 epochs
-    // keep the run under 30 minutes; the rate never decays within them.
+    // 4 epochs reach the small world's plateau in under 30 minutes
+    // (docs/models/resg.md); the rate never decays within them.
     cfg["epochs"] = 4;
     cfg["lr_update"] = 7;
   }
   return cfg;
 }
 
-const bool kRegistered = register_matcher(
-    {"resg",
-     "ReSG: visual and bidirectional textual relationship-enhanced graphs, max-matched word/region cosines, "
-     "triplet + centre hinge + positive-negative margin losses",
-     resg_preset,
-     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<ReSG>(config, vocab); }});
+// Words x regions cosines once: both directions reduce the same product.
+double resg_score_flops(const Config& config, const PairShape& s) {
+  return 2 * s.words * s.regions * cfg_get<double>(config, "embed_size");
+}
+
+const bool kRegistered = register_model<ReSG>(
+    "resg",
+    "ReSG: visual and bidirectional textual relationship-enhanced graphs, max-matched word/region cosines, "
+    "triplet + centre hinge + positive-negative margin losses",
+    resg_preset, resg_score_flops);
 
 }  // namespace
 }  // namespace sm::resg

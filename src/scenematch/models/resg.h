@@ -25,15 +25,13 @@ DirectionalScores directional_scores(const torch::Tensor& regions, const torch::
 
 // Reference for one image (R, D) and one caption (L, D), loop by loop from
 // Eqs. 15-16; returns {S(V,T), S(T,V)}.
-std::pair<double, double> pair_scores(const torch::Tensor& regions, const torch::Tensor& region_mask,
-                                      const torch::Tensor& words, const torch::Tensor& word_mask, bool mean_pool);
-
-// (B, B) bool: caption j matches image i when both come from the same image.
-torch::Tensor positive_mask(const std::vector<int64_t>& image_ids, const torch::Device& device);
+std::pair<double, double> reference_score(const torch::Tensor& regions, const torch::Tensor& region_mask,
+                                          const torch::Tensor& words, const torch::Tensor& word_mask, bool mean_pool);
 
 // Eq. 17: image anchors rank captions by S(V,T), caption anchors rank images
 // by S(T,V); hardest negative each (or the sum over negatives when
-// max_violation is false). Summed over the batch.
+// max_violation is false). Summed over the batch. `positive`: positive_pairs
+// of losses.h.
 torch::Tensor hardest_negative_loss(const torch::Tensor& s_words, const torch::Tensor& s_regions,
                                     const torch::Tensor& positive, double margin, bool max_violation = true);
 // Eq. 18: every negative above gamma and every matched pair below beta.

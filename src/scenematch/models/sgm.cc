@@ -66,8 +66,8 @@ class Sgm : public Matcher {
   Sgm(const Config& config, const Vocab& vocab) : Matcher(config) {
     embed_size_ = cfg_get<int64_t>(config_, "embed_size");
     word_dim_ = cfg_get<int64_t>(config_, "word_dim");
-    relation_level_ = cfg_get<bool>(config_, "relation_level", true);
-    const int64_t feature_dim = cfg_get<int64_t>(config_, "feature_dim", 2048);
+    relation_level_ = cfg_get<bool>(config_, "relation_level");
+    const int64_t feature_dim = cfg_get<int64_t>(config_, "feature_dim");
 
     // Textual scene graph encoder (Eqs. 4-5): W_e, the word-level BiGRU, and a separate path-level BiGRU.
     words_ = register_module("words", WordEncoder(vocab.size(), word_dim_, embed_size_));
@@ -212,7 +212,6 @@ class Sgm : public Matcher {
 
 Config sgm_preset(const std::string& preset) {
   Config cfg = base_preset(preset);
-  cfg["feature_dim"] = 2048;     // RoI-pooled bottom-up features (d1)
   cfg["relation_level"] = true;  // false gives the paper's OOM ablation (object level only)
   if (preset == "paper") {
     // Sec. 4.2: encoders 1024-d, word vectors 300-d, Adam, batch 200, lr 2e-4 on Flickr30K (5e-4 on COCO),
@@ -220,8 +219,7 @@ Config sgm_preset(const std::string& preset) {
     cfg["batch_size"] = 200;
     cfg["lr"] = 2e-4;
   } else if (preset == "cpu") {
-    // Converged by epoch 4 on the small world (dev rSum 540.6, 587.7, 591.4,
-    // 593.0; 160-195 s an epoch on one thread shared with other runs), so the
+    // Converged by epoch 4 on the small world (docs/models/sgm.md), so the
     // rate never decays within the run.
     cfg["epochs"] = 4;
     cfg["lr_update"] = 7;
@@ -229,12 +227,16 @@ Config sgm_preset(const std::string& preset) {
   return cfg;
 }
 
-const bool kRegistered = register_matcher(
-    {"sgm",
-     "SGM: visual scene graph (multi-modal GCN) vs textual scene graph (word and triplet-path BiGRUs), "
-     "object-level plus relation-level max-mean dot products, hardest-negative triplet loss",
-     sgm_preset,
-     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<Sgm>(config, vocab); }});
+// Words x object nodes, then triplet paths x relation nodes.
+double sgm_score_flops(const Config& config, const PairShape& s) {
+  return 2 * cfg_get<double>(config, "embed_size") * (s.words * s.regions + s.triplets * s.relations);
+}
+
+const bool kRegistered = register_model<Sgm>(
+    "sgm",
+    "SGM: visual scene graph (multi-modal GCN) vs textual scene graph (word and triplet-path BiGRUs), "
+    "object-level plus relation-level max-mean dot products, hardest-negative triplet loss",
+    sgm_preset, sgm_score_flops);
 
 // Mean over present queries of the max over present nodes of <query, node>, in double; false when either
 // side has nothing present.
@@ -270,8 +272,9 @@ bool reference_level(const torch::Tensor& queries, const torch::Tensor& query_ma
 
 }  // namespace
 
-SgmPairScore sgm_reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c) {
-  SgmPairScore s;
+namespace sgm {
+PairScore reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c) {
+  PairScore s;
   if (!reference_level(captions.at("words")[c], captions.at("word_mask")[c], images.at("objects")[i],
                        images.at("object_mask")[i], s.object))
     s.object = 0;
@@ -281,5 +284,6 @@ SgmPairScore sgm_reference_score(const Encoding& images, int64_t i, const Encodi
   s.total = s.object + s.relation;
   return s;
 }
+}  // namespace sgm
 
 }  // namespace sm

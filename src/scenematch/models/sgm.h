@@ -1,13 +1,14 @@
 // SGM's per-pair reference score, computed straight from the paper's Eqs. 6-7
-// with plain loops; tests check the batched Matcher::score() against it.
+// with plain loops; tests check the batched Matcher::score() against it. The
+// model itself registers as "sgm" from sgm.cc.
 #pragma once
 #include <cstdint>
 
 #include "scenematch/models/encoding.h"
 
-namespace sm {
+namespace sm::sgm {
 
-struct SgmPairScore {
+struct PairScore {
   double object = 0;           // S^o (Eq. 6)
   double relation = 0;         // S^r (Eq. 7), 0 when not used
   double total = 0;            // S = S^o + S^r
@@ -15,6 +16,6 @@ struct SgmPairScore {
 };
 
 // Image i of `images` against caption c of `captions`, both made by the "sgm" matcher.
-SgmPairScore sgm_reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c);
+PairScore reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c);
 
-}  // namespace sm
+}  // namespace sm::sgm

@@ -3,23 +3,21 @@
 // l2-normalised, cosine similarity, hardest-negative triplet loss.
 #include <torch/torch.h>
 
+#include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
-#include "scenematch/models/matcher.h"
 
 namespace sm {
 namespace {
 
-class VsePP : public Matcher {
+class VsePP : public EmbeddingMatcher {
  public:
-  VsePP(const Config& config, const Vocab& vocab) : Matcher(config) {
+  VsePP(const Config& config, const Vocab& vocab) : EmbeddingMatcher(config) {
     const int64_t embed = cfg_get<int64_t>(config_, "embed_size");
-    text_pool_ = cfg_get<std::string>(config_, "text_pool", "final");
-    if (text_pool_ != "final" && text_pool_ != "mean")
-      fail("config: text_pool must be \"final\" or \"mean\", not \"", text_pool_, "\"");
-    images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim", 2048), embed));
-    words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config_, "word_dim"), embed,
-                                                  cfg_get<bool>(config_, "bidirectional", true),
-                                                  cfg_get<int64_t>(config_, "gru_layers", 1)));
+    text_pool_ = cfg_choice(config_, "text_pool", {"final", "mean"});
+    images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), embed));
+    words_ = register_module(
+        "words", WordEncoder(vocab.size(), cfg_get<int64_t>(config_, "word_dim"), embed,
+                             cfg_get<bool>(config_, "bidirectional"), cfg_get<int64_t>(config_, "gru_layers")));
   }
 
   std::string name() const override { return "vsepp"; }
@@ -39,14 +37,6 @@ class VsePP : public Matcher {
     return e;
   }
 
-  torch::Tensor score(const Encoding& images, const Encoding& captions) override {
-    const auto& img = images.at("emb");
-    return img.matmul(captions.at("emb").to(img.device()).t());
-  }
-
-  bool embedding_scores() const override { return true; }
-  torch::Tensor global_embedding(const Encoding& encoding, bool) const override { return encoding.at("emb"); }
-
  private:
   std::string text_pool_;
   RegionProjection images_{nullptr};
@@ -65,10 +55,9 @@ Config vsepp_preset(const std::string& preset) {
   return cfg;
 }
 
-const bool kRegistered = register_matcher(
-    {"vsepp", "VSE++: mean-pooled region projections vs (Bi)GRU captions, cosine, hardest-negative triplet loss",
-     vsepp_preset,
-     [](const Config& config, const Vocab& vocab) -> MatcherPtr { return std::make_shared<VsePP>(config, vocab); }});
+const bool kRegistered = register_model<VsePP>(
+    "vsepp", "VSE++: mean-pooled region projections vs (Bi)GRU captions, cosine, hardest-negative triplet loss",
+    vsepp_preset, embedding_score_flops);
 
 }  // namespace
 }  // namespace sm

@@ -17,7 +17,6 @@
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
-#include "scenematch/models/layers.h"
 #include "scenematch/text/caption_parser.h"
 
 namespace fs = std::filesystem;
@@ -25,32 +24,11 @@ namespace fs = std::filesystem;
 namespace sm {
 namespace {
 
-constexpr int kFormat = 1;
+constexpr int kFormat = 2;            // 2: encoding parts kept in their own types
 constexpr int64_t kScoreBlock = 256;  // items per score() call in exhaustive scoring
 
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string dtype_name(const torch::Tensor& t) {
-  switch (t.scalar_type()) {
-    case torch::kBool:
-      return "bool";
-    case torch::kLong:
-      return "int64";
-    case torch::kInt:
-      return "int32";
-    default:
-      return "float32";
-  }
-}
-
-// Parts are stored as float32 .npy files; this restores their type.
-torch::Tensor restore_dtype(const torch::Tensor& t, const std::string& dtype) {
-  if (dtype == "bool") return t > 0.5;
-  if (dtype == "int64") return t.round().to(torch::kLong);
-  if (dtype == "int32") return t.round().to(torch::kInt);
-  return t;
 }
 
 std::unique_ptr<faiss::Index> new_faiss_index(int64_t dim, const std::string& factory) {
@@ -64,18 +42,18 @@ std::unique_ptr<faiss::Index> new_faiss_index(int64_t dim, const std::string& fa
 // One side of an index: the images or the captions.
 struct Side {
   std::unique_ptr<faiss::Index> index;
-  NpyArray global;  // (N, d) the vectors in `index`, for exhaustive dot products
-  std::vector<std::pair<std::string, std::pair<NpyArray, std::string>>> parts;  // name -> (array, dtype)
+  NpyArray global;                                      // (N, d) the vectors in `index`, for exhaustive dot products
+  std::vector<std::pair<std::string, NpyArray>> parts;  // the model's encoding, in its own types
   int64_t count = 0;
 
   Encoding gather(const std::vector<int64_t>& ids) const {
     Encoding e;
-    for (const auto& [name, p] : parts) e[name] = restore_dtype(p.first.gather(ids), p.second);
+    for (const auto& [name, part] : parts) e[name] = part.stored_gather(ids);
     return e;
   }
   Encoding rows(int64_t begin, int64_t end) const {
     Encoding e;
-    for (const auto& [name, p] : parts) e[name] = restore_dtype(p.first.rows(begin, end), p.second);
+    for (const auto& [name, part] : parts) e[name] = part.stored_rows(begin, end);
     return e;
   }
 };
@@ -96,8 +74,8 @@ Json write_side(const std::string& dir, const std::string& prefix, const Matcher
   Json parts = Json::object();
   if (!model.embedding_scores()) {
     for (const auto& [name, t] : encoding.parts) {
-      write_npy(dir + "/" + prefix + ".part." + name + ".npy", t.to(torch::kCPU, torch::kFloat).contiguous());
-      parts[name] = dtype_name(t);
+      write_npy(dir + "/" + prefix + ".part." + name + ".npy", t);
+      parts[name] = npy_dtype_name(npy_dtype_of(t.scalar_type()));
     }
   }
   return {{"count", n}, {"dim", d}, {"parts", parts}};
@@ -117,10 +95,13 @@ Side open_side(const std::string& dir, const std::string& prefix, const Json& in
          "; rebuild it with scenematch index");
   s.global = NpyArray::open(dir + "/" + prefix + ".global.npy");
   for (const auto& [name, dtype] : info.at("parts").items()) {
-    s.parts.push_back(
-        {name, {NpyArray::open(dir + "/" + prefix + ".part." + name + ".npy"), dtype.get<std::string>()}});
-    if (s.parts.back().second.first.rows() != s.count)
-      fail(dir, "/", prefix, ".part.", name, ".npy: ", s.parts.back().second.first.rows(), " rows, expected ", s.count);
+    NpyArray part = NpyArray::open(dir + "/" + prefix + ".part." + name + ".npy");
+    if (part.rows() != s.count)
+      fail(part.path(), ": ", part.rows(), " rows, expected ", s.count, "; rebuild it with scenematch index");
+    if (npy_dtype_name(part.dtype()) != dtype.get<std::string>())
+      fail(part.path(), ": holds ", npy_dtype_name(part.dtype()), " but the manifest says ", dtype.get<std::string>(),
+           "; rebuild it with scenematch index");
+    s.parts.push_back({name, std::move(part)});
   }
   return s;
 }
@@ -146,21 +127,7 @@ void install_folder(const std::string& tmp, const std::string& out) {
 
 torch::Tensor global_vectors(const Matcher& model, const Encoding& encoding, bool is_image) {
   c10::InferenceMode inference;
-  try {
-    return model.global_embedding(encoding, is_image).to(torch::kCPU, torch::kFloat).contiguous();
-  } catch (const Error&) {
-    // No global embedding: mean-pool the first (N, L, d) float part over the
-    // positions its (N, L) bool mask keeps.
-  }
-  for (const auto& [name, t] : encoding.parts) {
-    if (t.dim() != 3 || !t.is_floating_point()) continue;
-    torch::Tensor mask;
-    for (const auto& [mask_name, m] : encoding.parts)
-      if (m.scalar_type() == torch::kBool && m.dim() == 2 && m.size(1) == t.size(1)) mask = m;
-    torch::Tensor pooled = mask.defined() ? masked_mean(t, mask) : t.mean(1);
-    return l2norm(pooled).to(torch::kCPU, torch::kFloat).contiguous();
-  }
-  fail("model '", model.name(), "' has no global embedding and no (N, L, d) encoding part to pool");
+  return model.global_embedding(encoding, is_image).to(torch::kCPU, torch::kFloat).contiguous();
 }
 
 Json scene_graph_json(const CaptionGraph& g) {
@@ -197,13 +164,6 @@ Json build_index(const IndexOptions& o) {
       fail("index: model '", model.name(), "' gives ", images["dim"], "-d image vectors but ", captions["dim"],
            "-d caption vectors");
 
-    bool own_global = true;
-    try {
-      c10::InferenceMode inference;
-      model.global_embedding(image_encoding.slice(0, 1), true);
-    } catch (const Error&) {
-      own_global = false;
-    }
     const std::string features = split.file("ims.npy");
     Json manifest = {
         {"format", kFormat},
@@ -216,7 +176,7 @@ Json build_index(const IndexOptions& o) {
           {"features_bytes", static_cast<int64_t>(fs::file_size(features))}}},
         {"factory", o.factory},
         {"embedding_scores", model.embedding_scores()},
-        {"global_embedding", own_global ? "model" : "mean-pooled encoding"},
+        {"global_embedding", model.embedding_scores() ? "score vectors" : "first-stage vectors"},
         {"images", images},
         {"captions", o.captions ? captions : Json(nullptr)},
         {"captions_per_image", split.captions_per_image},

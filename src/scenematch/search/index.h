@@ -30,8 +30,7 @@ struct IndexOptions {
 // it, then renamed over it). Returns the manifest.
 Json build_index(const IndexOptions& options);
 
-// The vectors a first stage indexes: Matcher::global_embedding, or, for a
-// model without one, the l2-normalised masked mean of its first 3-D float part.
+// The vectors a first stage indexes: Matcher::global_embedding, on the CPU.
 torch::Tensor global_vectors(const Matcher& model, const Encoding& encoding, bool is_image);
 
 // A parsed query as JSON: tokens, objects (word, attributes, count),
