@@ -208,6 +208,20 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
   return noun_token;
 }
 
+int SceneRules::passive_participle(int h) const {
+  for (int k : at_[h]) {
+    const Link& l = lk_.links[k];
+    if (l.left != h || !(l.base == "M" || l.base == "P" || l.base == "O")) continue;
+    if (passive(l.right)) return l.right;
+    if (word(l.right) == "being")
+      for (int j : at_[l.right]) {
+        const Link& m = lk_.links[j];
+        if (m.left == l.right && (m.base == "M" || m.base == "P") && passive(m.right)) return m.right;
+      }
+  }
+  return -1;
+}
+
 std::vector<int> SceneRules::subjects(int v) const { return subjects(v, v, 0); }
 
 // `action` is the verb whose subjects are asked for, `v` the auxiliary or
@@ -239,6 +253,11 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
       continue;
     }
     // "a dog chasing", "a plate topped with", "a skateboard, holding a phone"
+    // "is being held": the participle on "being" shares its subject
+    if (l.base == "M" && verbal(l.left)) {
+      add_subjects_of(l.left);
+      continue;
+    }
     if ((l.base == "M" && (l.sub[0] == 'g' || l.sub[0] == 'v')) || (l.base == "MX" && verbal(v)))
       add_participle_subject(l.left, l);
   }
@@ -248,7 +267,7 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     // auxiliaries, infinitives, the gerund Link Grammar gives "are sitting",
     // and verb complements ("sitting down smoking")
     const bool chain = l.base == "P" || l.base == "PP" || l.base == "I" || l.base == "TO" ||
-                       (l.base == "O" && be(l.left) && pos_[v] == Pos::VERB) ||
+                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) ||
                        (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g');
     if (chain) add_subjects_of(l.left);
   }
@@ -370,18 +389,8 @@ void SceneRules::relations_from_prepositions() {
     const bool by = word(p) == "by" && pred.size() == 1;
     for (int h : noun_heads) {
       // "a horse being ridden by a man": the agent does what the participle says
-      int passive_participle = -1;
-      if (by)
-        for (int k : at_[h]) {
-          const Link& l = lk_.links[k];
-          if (l.left != h || l.base != "M") continue;
-          if (passive(l.right)) passive_participle = l.right;
-          each(l.right, "P", +1, [&](int v, const Link&) {
-            if (passive(v)) passive_participle = v;
-          });
-        }
-      if (passive_participle >= 0) {
-        for (int o : objects) add(o, phrase(passive_participle), h);
+      if (const int participle = by ? passive_participle(h) : -1; participle >= 0) {
+        for (int o : objects) add(o, phrase(participle), h);
         continue;
       }
       // "a giraffe standing next to a tree": a phrase right after the noun's
@@ -399,11 +408,12 @@ void SceneRules::relations_from_prepositions() {
     if (std::any_of(verbs.begin(), verbs.end(), [&](int v) { return !be(v); }))
       verbs.erase(std::remove_if(verbs.begin(), verbs.end(), [&](int v) { return be(v); }), verbs.end());
     for (int v : verbs) {
-      const bool passive_by = by && passive(v);
+      // "a kite flown by a boy" -> (boy, flown, kite); "is being held by"
+      const int participle = !by ? -1 : passive(v) ? v : be(v) ? passive_participle(v) : -1;
       for (int s : subjects(v))
         for (int o : objects) {
-          if (passive_by) {
-            add(o, phrase(v), s);  // "a kite flown by a boy" -> (boy, flown, kite)
+          if (participle >= 0) {
+            add(o, phrase(participle), s);
           } else if (be(v) || pos_[v] != Pos::VERB || has_object(v)) {
             add(s, pred, o);
           } else {
@@ -417,6 +427,9 @@ void SceneRules::relations_from_prepositions() {
 }
 
 bool SceneRules::plural(int t) const {
+  // after "the" Link Grammar may leave these unmarked
+  static const std::unordered_set<std::string> irregular = {"people", "men", "women", "children", "teeth", "feet"};
+  if (irregular.count(word(t))) return true;
   if (!lk_.subscript[t].empty() && lk_.subscript[t][0] == 'p') return true;
   for (int k : at_[t]) {
     const Link& l = lk_.links[k];

@@ -64,6 +64,9 @@ class SceneRules {
   // A passive participle ("chased" in "is chased by", "ridden" in "being
   // ridden by").
   bool passive(int v) const;
+  // The passive participle on a noun or a form of "be" ("a horse being
+  // ridden", "is being held"), else -1.
+  int passive_participle(int h) const;
   // Tokens of a multiword predicate: idioms ("in front of", "next to"),
   // verb particles ("picking up").
   std::vector<int> phrase(int t) const;
