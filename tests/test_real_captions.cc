@@ -23,11 +23,12 @@ namespace fs = std::filesystem;
 
 const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path();
 
-// Floors at what the parser reaches on the labelled set (docs/parsing.md).
-constexpr double kTripletPrecisionFloor = 0.0;
-constexpr double kTripletRecallFloor = 0.0;
-constexpr double kAttributePrecisionFloor = 0.0;
-constexpr double kAttributeRecallFloor = 0.0;
+// Floors just under what the parser reaches on the labelled set (measured
+// values and the gap to the 0.90 target in docs/parsing.md).
+constexpr double kTripletPrecisionFloor = 0.86;
+constexpr double kTripletRecallFloor = 0.73;
+constexpr double kAttributePrecisionFloor = 0.90;
+constexpr double kAttributeRecallFloor = 0.84;
 
 struct Labelled {
   std::string where, caption;

@@ -199,6 +199,26 @@ TEST(SceneRules, AdjectiveChainsAndColourNounsStayWithTheHead) {
   EXPECT_EQ(SceneRules(c.g, c.lk).attributes(5), (std::vector<int>{1, 3, 4}));
 }
 
+TEST(SceneRules, PrenominalParticiplesAndStatesAreAttributes) {
+  //             0      1                  2
+  auto b = build("a/DET vandalized.v/VERB wall.n/NOUN", {"Ds(0,2)", "A(1,2)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).attributes(2), (std::vector<int>{1}));
+  // "girls are dancing barefoot"
+  //             0             1          2                3
+  auto c = build("girls.p/NOUN are.v/AUX dancing.v/VERB barefoot/ADV", {"Sp(0,1)", "Pg(1,2)", "MVa(2,3)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).attributes(0), (std::vector<int>{3}));
+}
+
+TEST(SceneRules, PartitiveWhoseOfHangsElsewhere) {
+  // "a person with lots of hair and a jacket": Link Grammar hangs "of" on "person"
+  //             0             1        2            3       4            5           6      7
+  auto b = build("person.n/NOUN with/ADP lots.p/NOUN of/ADP hair.n/NOUN and/CCONJ a/DET jacket.n/NOUN",
+                 {"Mp(0,1)", "Mf(0,3)", "Jp(1,2)", "Ju(3,5)", "SJls(4,5)", "SJrs(5,7)", "Ds(6,7)"});
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"person|with|hair", "person|with|jacket"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"person", "hair", "jacket"}));
+}
+
 TEST(SceneRules, CountsFromNumbersPartitivesAndPlurals) {
   //             0         1           2        3             4           5          6
   auto b = build("a/DET couple.n/NOUN of/ADP boys.p/NOUN near/ADP two/NUM dogs.p/NOUN",

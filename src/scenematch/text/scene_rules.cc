@@ -148,6 +148,8 @@ int SceneRules::read_through(int t) const {
       if (l.left == t && word(l.right) == "of" && (l.base == "M" || l.base == "OF"))
         each(l.right, "J", +1, [&](int o, const Link&) { target = o; });
     }
+    // "with lots of hair": Link Grammar may hang the "of" right after it elsewhere
+    if (target < 0 && t + 1 < n_ && word(t + 1) == "of") each(t + 1, "J", +1, [&](int o, const Link&) { target = o; });
     if (target < 0) break;
     t = target;
   }
@@ -156,10 +158,9 @@ int SceneRules::read_through(int t) const {
 
 std::vector<int> SceneRules::nouns(int t) const {
   std::vector<int> out;
-  for (int m : coordinated(t)) {
-    m = read_through(m);
-    if (noun(m)) out.push_back(m);
-  }
+  for (int m : coordinated(t))
+    for (int r : coordinated(read_through(m)))  // "lots of hair and a jacket"
+      if (noun(r)) out.push_back(r);
   return out;
 }
 
@@ -232,18 +233,19 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
   auto add_nouns = [&](int t, const Link&) {
     for (int m : nouns(t)) out.push_back(m);
   };
-  auto add_participle_subject = [&](int t, const Link&) {
+  auto add_doers = [&](int t, const Link&) {
     for (int m : nouns(t)) out.push_back(semantic_subject(m, action));
   };
   auto add_subjects_of = [&](int u) {
     auto s = subjects(action, u, depth + 1);
     out.insert(out.end(), s.begin(), s.end());
   };
-  each(v, "S", -1, add_nouns);
+  // "women dressed in skirts and clothes are dancing": Link Grammar may take
+  // the clothes for the subject
+  each(v, "S", -1, add_doers);
   each(v, "SI", +1, add_nouns);
   // "a man who is riding", "an elephant that is standing"
-  each(v, "RS", -1,
-       [&](int who, const Link&) { each(who, "R", -1, [&](int t, const Link& l) { add_participle_subject(t, l); }); });
+  each(v, "RS", -1, [&](int who, const Link&) { each(who, "R", -1, [&](int t, const Link& l) { add_doers(t, l); }); });
   for (int k : at_[v]) {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
@@ -258,8 +260,7 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
       add_subjects_of(l.left);
       continue;
     }
-    if ((l.base == "M" && (l.sub[0] == 'g' || l.sub[0] == 'v')) || (l.base == "MX" && verbal(v)))
-      add_participle_subject(l.left, l);
+    if ((l.base == "M" && (l.sub[0] == 'g' || l.sub[0] == 'v')) || (l.base == "MX" && verbal(v))) add_doers(l.left, l);
   }
   for (int k : at_[v]) {
     const Link& l = lk_.links[k];
@@ -455,9 +456,13 @@ bool SceneRules::heads_object(int t) const {
 
 std::vector<int> SceneRules::attributes(int t) const {
   std::vector<int> out;
+  // before the noun, colour words read as nouns and participles ("a
+  // vandalized wall", "a smiling girl") are adjectives too
   auto add_adjectives = [&](int a) {
-    for (int m : coordinated(a))
-      if (pos_[m] == Pos::ADJ || (is_colour_word(word(m)) && m < t)) out.push_back(m);
+    for (int m : coordinated(a)) {
+      const bool participle = pos_[m] == Pos::VERB && (ends_with(word(m), "ed") || ends_with(word(m), "ing"));
+      if (pos_[m] == Pos::ADJ || (m < t && (is_colour_word(word(m)) || participle))) out.push_back(m);
+    }
   };
   each(t, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
   // "a red double decker bus", "a white tent" read as a noun compound
@@ -475,6 +480,19 @@ std::vector<int> SceneRules::attributes(int t) const {
       auto s = subjects(v);
       if (std::find(s.begin(), s.end(), t) != s.end()) add_adjectives(a);
     });
+  // "dancing barefoot", "a guy performing a song shirtless": a state of the
+  // subject said through the verb
+  static const std::unordered_set<std::string> states = {"barefoot", "shirtless", "topless", "naked", "alone"};
+  for (int a = 0; a < n_; ++a) {
+    if (!states.count(word(a))) continue;
+    for (int k : at_[a]) {
+      const Link& l = lk_.links[k];
+      const int v = l.left == a ? l.right : l.left;
+      if (!verbal(v)) continue;
+      auto s = subjects(v);
+      if (std::find(s.begin(), s.end(), t) != s.end()) out.push_back(a);
+    }
+  }
   sort_unique(out);
   return out;
 }
