@@ -21,7 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path();
+// __FILE__ is relative to the build folder, where ctest runs the tests.
+const fs::path kRepo = fs::weakly_canonical(fs::absolute(__FILE__)).parent_path().parent_path();
 
 // Floors just under what the parser reaches on the labelled set (measured
 // values and the gap to the 0.90 target in docs/parsing.md).
