@@ -365,6 +365,9 @@ struct CaptionParser::Impl {
       for (int t = v - 1; t >= first_object && subject < 0; --t)
         if (reads_as(t, "nsp") && is_animate_noun(tokens[t])) subject = t;
       if (subject >= 0) {
+        // "I see the man and woman sitting": both sit
+        for (const Link& l : out.links)
+          if (l.base == "SJ" && l.left == subject && l.right < v) subject = l.right;
         out.links.push_back({"M", "g", subject, v});
         continue;
       }
