@@ -268,6 +268,30 @@ std::string with_dictionary_forms(std::string text, const std::vector<std::pair<
   return text;
 }
 
+// Linkages tried when the cheapest one reads implausibly.
+constexpr int kAlternatives = 20;
+
+// Readings no caption means, counted in a linkage: a person or animal read as
+// a verb ("young man.v sitting") and a person or animal as the compound
+// modifier of an -ing noun ("the young man sitting.g" as one noun).
+int implausibility(Linkage linkage) {
+  const int words = static_cast<int>(linkage_get_num_words(linkage));
+  std::vector<std::pair<std::string, std::string>> split(words);
+  int score = 0;
+  for (int w = 0; w < words; ++w) {
+    split[w] = split_word(linkage_get_word(linkage, w));
+    const auto& [word, sub] = split[w];
+    if (!sub.empty() && sub[0] == 'v' && is_animate_noun(word)) ++score;
+  }
+  for (int k = 0; k < static_cast<int>(linkage_get_num_links(linkage)); ++k) {
+    if (split_label(linkage_get_link_label(linkage, k)).first != "AN") continue;
+    const auto& modifier = split[linkage_get_link_lword(linkage, k)].first;
+    const auto& head = split[linkage_get_link_rword(linkage, k)].first;
+    if (is_animate_noun(modifier) && ends_with(head, "ing")) ++score;
+  }
+  return score;
+}
+
 // A first word that reads as a noun or an adjective and has no determiner.
 bool needs_article(Dictionary dict, const std::string& first) {
   if (is_punct(first) || number_value(first) > 0 || closed_class().count(first) || ends_with(first, "ing"))
@@ -296,7 +320,21 @@ struct CaptionParser::Impl {
       parse_options_set_min_null_count(opts, max_nulls > 0 ? 1 : 0);
       parse_options_set_max_null_count(opts, max_nulls);
       if (sentence_parse(s, opts) > 0) {
+        // the cheapest linkage, unless a cheap alternative reads more plausibly
         Linkage linkage = linkage_create(0, s, opts);
+        int worst = linkage ? implausibility(linkage) : 0;
+        const int alternatives = std::min(kAlternatives, sentence_num_valid_linkages(s));
+        for (int k = 1; worst > 0 && k < alternatives; ++k) {
+          Linkage other = linkage_create(k, s, opts);
+          if (!other) continue;
+          if (const int score = implausibility(other); score < worst) {
+            linkage_delete(linkage);
+            linkage = other;
+            worst = score;
+          } else {
+            linkage_delete(other);
+          }
+        }
         if (linkage) {
           project(linkage, offset, tokens, spans, out);
           out.cost = linkage_disjunct_cost(linkage);
