@@ -240,6 +240,14 @@ TEST(SceneRules, PrepositionAfterAnIntransitiveVerbBelongsToTheVerb) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"people|in|temple", "people|praying over|urn"}));
 }
 
+TEST(SceneRules, PhraseAfterAParticipleOnAThingGoesToTheDoer) {
+  // "people in a temple praying over an urn", "over" on "temple" only
+  //             0             1        2             3              4          5
+  auto b = build("people.p/NOUN in/ADP temple.n/NOUN praying.v/VERB over/ADP urn.n/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mg(2,3)", "Mp(2,4)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"people|in|temple", "people|praying over|urn"}));
+}
+
 TEST(SceneRules, NounAttachmentWinsAfterAVerbWithAnObject) {
   // "riding a horse on the beach" -> (horse, on, beach)
   //             0          1              2             3       4

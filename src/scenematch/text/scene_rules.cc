@@ -402,7 +402,9 @@ void SceneRules::relations_from_prepositions() {
       });
       std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
       full.insert(full.end(), pred.begin(), pred.end());
-      for (int o : objects) add(h, full, o);
+      // "people in a temple praying over an urn": the people pray
+      const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      for (int o : objects) add(subject, full, o);
     }
     if (!noun_heads.empty()) continue;
     // "are sitting on": the main verb, not its auxiliary
