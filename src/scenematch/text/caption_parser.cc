@@ -12,12 +12,9 @@ extern "C" {
 #include <cctype>
 #include <clocale>
 #include <cstring>
-#include <functional>
-#include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "scenematch/core/error.h"
 #include "scenematch/data/tokenizer.h"
