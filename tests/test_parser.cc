@@ -318,6 +318,44 @@ TEST_F(ParserTest, HandCheckedCaptions) {
   }
 }
 
+// Real-caption constructions that once went wrong: each caption's triplets
+// must include `want` and exclude `not_want` (other triplets may come too).
+TEST_F(ParserTest, RealCaptionConstructions) {
+  struct Construction {
+    const char* caption;
+    std::vector<std::string> want, not_want;
+  };
+  const std::vector<Construction> constructions = {
+      {"four elderly people sitting under a white tent playing musical instruments",
+       {"people|playing|instruments", "people|sitting under|tent"},
+       {"tent|playing|instruments"}},
+      {"asian people in a temple praying over a smokey urn",
+       {"people|praying over|urn", "people|in|temple"},
+       {"temple|praying over|urn"}},
+      {"an elderly person in a wheelchair next to a girl sitting on a bench",
+       {"girl|sitting on|bench", "person|in|wheelchair"},
+       {"person|sitting on|bench"}},
+      {"a man wearing a white button down shirt", {"man|wearing|shirt"}, {"man|wearing|white"}},
+      {"young man sitting on a skateboard , holding a cellphone , and posing on the escalator",
+       {"man|sitting on|skateboard", "man|holding|cellphone"},
+       {}},
+      {"travelers with lots of luggage", {"travelers|with|luggage"}, {"travelers|with|lots"}},
+      {"a horse being ridden by a man", {"man|ridden|horse"}, {"horse|by|man"}},
+      {"a man who is riding a horse", {"man|riding|horse"}, {}},
+      {"a young man is being arrested by some police officers", {"officers|arrested|man"}, {}},
+      {"a man in a wheel chair who is holding a baseball bat", {"man|holding|bat"}, {"chair|holding|bat"}},
+      {"man with brown hair holding a dog", {"man|with|hair", "man|holding|dog"}, {}},
+  };
+  for (const auto& c : constructions) {
+    CaptionGraph g = parser_->parse(c.caption);
+    SCOPED_TRACE(describe(g));
+    std::set<std::string> got;
+    for (const auto& r : g.relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
+    for (const auto& t : c.want) EXPECT_TRUE(got.count(t)) << c.caption << ": missing " << t;
+    for (const auto& t : c.not_want) EXPECT_FALSE(got.count(t)) << c.caption << ": wrong " << t;
+  }
+}
+
 TEST_F(ParserTest, BadInputGivesDefinedResults) {
   for (std::string bad : {std::string(""), std::string("   \t "), std::string("a dog \xff\xfe on a bed"),
                           std::string("caf\xc3"), std::string("over\xc0\xaflong")}) {

@@ -1,0 +1,535 @@
+// Scene-graph extraction rules over a token linkage (see scene_rules.h).
+#include "scenematch/text/scene_rules.h"
+
+#include <algorithm>
+#include <cctype>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace sm {
+namespace {
+
+bool ends_with(const std::string& w, const char* suffix) {
+  const size_t n = std::char_traits<char>::length(suffix);
+  return w.size() > n + 1 && w.compare(w.size() - n, n, suffix) == 0;
+}
+
+// Nouns that, followed by "of", are part of a spatial preposition
+// ("on top of", "in front of", "on the side of").
+bool relational_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"top",    "front",  "middle", "side", "back", "edge",  "bottom",
+                                                    "center", "centre", "corner", "end",  "rear", "inside"};
+  return s.count(w) > 0;
+}
+
+// "on a sunny day", "at night": when, not where; no relation
+bool time_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"day",     "days", "night", "nights", "morning", "afternoon",
+                                                    "evening", "time", "dusk",  "dawn",   "sunset",  "sunrise"};
+  return s.count(w) > 0;
+}
+
+void sort_unique(std::vector<int>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace
+
+bool is_be_form(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"is",   "are",   "was", "were", "be",
+                                                    "been", "being", "am",  "'re",  "'m"};
+  return s.count(w) > 0;
+}
+
+bool is_animate_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {
+      "man",          "men",           "woman",       "women",        "person",      "people",     "persons",
+      "boy",          "boys",          "girl",        "girls",        "child",       "children",   "kid",
+      "kids",         "baby",          "babies",      "toddler",      "toddlers",    "guy",        "guys",
+      "lady",         "ladies",        "gentleman",   "gentlemen",    "adult",       "adults",     "teenager",
+      "teenagers",    "teen",          "teens",       "player",       "players",     "worker",     "workers",
+      "workman",      "workmen",       "crowd",       "group",        "team",        "couple",     "family",
+      "friends",      "friend",        "mother",      "father",       "mom",         "dad",        "son",
+      "daughter",     "student",       "students",    "skier",        "skiers",      "surfer",     "surfers",
+      "skateboarder", "skateboarders", "snowboarder", "rider",        "riders",      "biker",      "bikers",
+      "cyclist",      "cyclists",      "bicyclist",   "motorcyclist", "athlete",     "athletes",   "dancer",
+      "dancers",      "musician",      "musicians",   "band",         "officer",     "officers",   "policeman",
+      "police",       "soldier",       "soldiers",    "chef",         "cook",        "vendor",     "vendors",
+      "tourist",      "tourists",      "traveler",    "travelers",    "passenger",   "passengers", "audience",
+      "spectators",   "spectator",     "performer",   "performers",   "singer",      "climber",    "swimmer",
+      "runner",       "runners",       "driver",      "pedestrian",   "pedestrians", "customer",   "customers",
+      "seamen",       "fisherman",     "farmer",      "photographer", "individual",  "someone",    "dog",
+      "dogs",         "puppy",         "cat",         "cats",         "kitten",      "horse",      "horses",
+      "cow",          "cows",          "sheep",       "elephant",     "elephants",   "giraffe",    "giraffes",
+      "zebra",        "zebras",        "bear",        "bears",        "bird",        "birds",      "animal",
+      "animals",      "goat",          "goats",       "pony",         "monkey",      "duck",       "ducks",
+      "pigeon",       "pigeons",       "seagull",     "cattle",       "herd",        "deer",       "lamb",
+      "calf",         "bull",          "camel",       "pig",          "squirrel"};
+  return s.count(w) > 0;
+}
+
+bool is_colour_word(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"white", "black",  "red",  "blue",   "green", "yellow",
+                                                    "brown", "orange", "pink", "purple", "gray",  "grey",
+                                                    "tan",   "silver", "gold", "golden", "beige", "maroon"};
+  return s.count(w) > 0;
+}
+
+bool is_partitive_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"lots", "lot",   "number",  "group",   "bunch",  "couple",
+                                                    "pair", "piece", "pieces",  "body",    "set",    "kind",
+                                                    "sort", "type",  "variety", "handful", "plenty", "dozen"};
+  return s.count(w) > 0;
+}
+
+int number_value(const std::string& w) {
+  static const std::unordered_map<std::string, int> words = {
+      {"one", 1},    {"two", 2},   {"three", 3},  {"four", 4},    {"five", 5},    {"six", 6},
+      {"seven", 7},  {"eight", 8}, {"nine", 9},   {"ten", 10},    {"eleven", 11}, {"twelve", 12},
+      {"dozen", 12}, {"pair", 2},  {"couple", 2}, {"twenty", 20}, {"thirty", 30}, {"hundred", 100}};
+  if (auto it = words.find(w); it != words.end()) return it->second;
+  if (!w.empty() && w.size() < 7 && std::all_of(w.begin(), w.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::stoi(w);
+  return 0;
+}
+
+SceneRules::SceneRules(const CaptionGraph& g, const TokenLinkage& lk)
+    : tokens_(g.tokens), pos_(g.pos), lk_(lk), n_(static_cast<int>(g.tokens.size())), at_(n_) {
+  for (int k = 0; k < static_cast<int>(lk.links.size()); ++k) {
+    at_[lk.links[k].left].push_back(k);
+    at_[lk.links[k].right].push_back(k);
+  }
+}
+
+// Calls f(other end, link) for each link at t with this base, where t is the
+// left end (dir > 0), the right end (dir < 0) or either (dir == 0).
+template <class F>
+void SceneRules::each(int t, const char* base, int dir, F&& f) const {
+  for (int k : at_[t]) {
+    const Link& l = lk_.links[k];
+    if (l.base != base) continue;
+    if (l.left == t && dir >= 0) f(l.right, l);
+    if (l.right == t && dir <= 0) f(l.left, l);
+  }
+}
+
+std::vector<int> SceneRules::coordinated(int t) const {
+  std::vector<int> members, todo = {t};
+  std::set<int> seen;
+  while (!todo.empty() && seen.size() < 16) {
+    const int c = todo.back();
+    todo.pop_back();
+    if (!seen.insert(c).second) continue;
+    if (pos_[c] != Pos::CCONJ && c != t) {
+      members.push_back(c);
+      continue;
+    }
+    bool conjunction = false;
+    if (pos_[c] == Pos::CCONJ)
+      for (int k : at_[c]) {
+        const Link& l = lk_.links[k];
+        if (l.base.size() == 2 && l.base[1] == 'J') {
+          todo.push_back(l.left == c ? l.right : l.left);
+          conjunction = true;
+        }
+      }
+    if (!conjunction) members.push_back(c);
+  }
+  sort_unique(members);
+  return members;
+}
+
+int SceneRules::read_through(int t) const {
+  for (int depth = 0; depth < 3 && is_partitive_noun(word(t)); ++depth) {
+    int target = -1;
+    for (int k : at_[t]) {
+      const Link& l = lk_.links[k];
+      if (l.left == t && word(l.right) == "of" && (l.base == "M" || l.base == "OF"))
+        each(l.right, "J", +1, [&](int o, const Link&) { target = o; });
+    }
+    // "with lots of hair": Link Grammar may hang the "of" right after it elsewhere
+    if (target < 0 && t + 1 < n_ && word(t + 1) == "of") each(t + 1, "J", +1, [&](int o, const Link&) { target = o; });
+    if (target < 0) break;
+    t = target;
+  }
+  return t;
+}
+
+std::vector<int> SceneRules::nouns(int t) const {
+  std::vector<int> out;
+  for (int m : coordinated(t))
+    for (int r : coordinated(read_through(m)))  // "lots of hair and a jacket"
+      if (noun(r)) out.push_back(r);
+  return out;
+}
+
+bool SceneRules::passive(int v) const {
+  if (pos_[v] != Pos::VERB || ends_with(word(v), "ing")) return false;
+  for (int k : at_[v]) {
+    const Link& l = lk_.links[k];
+    if (l.right != v || l.sub.empty()) continue;
+    if ((l.base == "P" || l.base == "M") && l.sub[0] == 'v') return true;          // "is chased", "a plate topped"
+    if (l.base == "P" && l.sub[0] == 'a' && word(l.left) == "being") return true;  // "being ridden" read as Pa
+  }
+  return false;
+}
+
+int SceneRules::semantic_subject(int noun_token, int verb) const {
+  if (is_animate_noun(word(noun_token)) || !ends_with(word(verb), "ing") || be(verb)) return noun_token;
+  int t = noun_token;
+  for (int depth = 0; depth < 3; ++depth) {
+    // the noun, or the conjunction it is a member of ("a shirt and shorts")
+    std::vector<int> ends = {t};
+    each(t, "SJ", 0, [&](int c, const Link&) {
+      if (pos_[c] == Pos::CCONJ) ends.push_back(c);
+    });
+    int parent = -1;
+    auto take_subject_of = [&](int u) {
+      if (verbal(u) && u < verb)
+        for (int s : subjects(u)) parent = s;
+    };
+    for (int e : ends) {
+      // "people under a tent playing", "people sitting under a tent playing"
+      each(e, "J", -1, [&](int p, const Link&) {
+        for (int k : at_[p]) {
+          const Link& l = lk_.links[k];
+          if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
+          if (noun(l.left)) parent = l.left;
+          take_subject_of(l.left);
+        }
+      });
+      // "a man walking down a street holding an umbrella"
+      each(e, "O", -1, [&](int u, const Link&) { take_subject_of(u); });
+    }
+    if (parent < 0) break;
+    if (is_animate_noun(word(parent))) return parent;
+    t = parent;
+  }
+  return noun_token;
+}
+
+int SceneRules::passive_participle(int h) const {
+  for (int k : at_[h]) {
+    const Link& l = lk_.links[k];
+    if (l.left != h || !(l.base == "M" || l.base == "P" || l.base == "O")) continue;
+    if (passive(l.right)) return l.right;
+    if (word(l.right) == "being")
+      for (int j : at_[l.right]) {
+        const Link& m = lk_.links[j];
+        if (m.left == l.right && (m.base == "M" || m.base == "P") && passive(m.right)) return m.right;
+      }
+  }
+  return -1;
+}
+
+std::vector<int> SceneRules::subjects(int v) const { return subjects(v, v, 0); }
+
+// `action` is the verb whose subjects are asked for, `v` the auxiliary or
+// verb reached from it on the way to a subject.
+std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
+  std::vector<int> out;
+  if (depth > 6) return out;
+  auto add_nouns = [&](int t, const Link&) {
+    for (int m : nouns(t)) out.push_back(m);
+  };
+  auto add_doers = [&](int t, const Link&) {
+    for (int m : nouns(t)) out.push_back(semantic_subject(m, action));
+  };
+  auto add_subjects_of = [&](int u) {
+    auto s = subjects(action, u, depth + 1);
+    out.insert(out.end(), s.begin(), s.end());
+  };
+  // "women dressed in skirts and clothes are dancing": Link Grammar may take
+  // the clothes for the subject
+  each(v, "S", -1, add_doers);
+  each(v, "SI", +1, add_nouns);
+  // "a man who is riding", "an elephant that is standing"
+  each(v, "RS", -1, [&](int who, const Link&) { each(who, "R", -1, [&](int t, const Link& l) { add_doers(t, l); }); });
+  for (int k : at_[v]) {
+    const Link& l = lk_.links[k];
+    if (l.right != v || l.sub.empty()) continue;
+    // "jumping while holding a ball": the subject of the verb "while" is on
+    if (l.base == "M" && pos_[l.left] == Pos::SCONJ) {
+      each(l.left, "MV", -1, [&](int u, const Link&) { add_subjects_of(u); });
+      continue;
+    }
+    // "a dog chasing", "a plate topped with", "a skateboard, holding a phone"
+    // "is being held": the participle on "being" shares its subject
+    if (l.base == "M" && verbal(l.left)) {
+      add_subjects_of(l.left);
+      continue;
+    }
+    if ((l.base == "M" && (l.sub[0] == 'g' || l.sub[0] == 'v')) || (l.base == "MX" && verbal(v))) add_doers(l.left, l);
+  }
+  for (int k : at_[v]) {
+    const Link& l = lk_.links[k];
+    if (l.right != v) continue;
+    // auxiliaries, infinitives, the gerund Link Grammar gives "are sitting",
+    // and verb complements ("sitting down smoking")
+    const bool chain = l.base == "P" || l.base == "PP" || l.base == "I" || l.base == "TO" ||
+                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) ||
+                       (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g');
+    if (chain) add_subjects_of(l.left);
+  }
+  // coordinated verbs share the coordination's subject
+  each(v, "VJ", 0, [&](int c, const Link&) {
+    if (pos_[c] == Pos::CCONJ) add_subjects_of(c);
+  });
+  sort_unique(out);
+  return out;
+}
+
+std::vector<int> SceneRules::phrase(int t) const {
+  std::vector<int> out = {t};
+  for (size_t i = 0; i < out.size(); ++i)
+    for (int k : at_[out[i]]) {
+      const Link& l = lk_.links[k];
+      if (l.base.empty() || (l.base[0] != '_' && !(l.base == "K" && l.left == out[i]))) continue;
+      for (int m : {l.left, l.right})
+        if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+    }
+  // "next to" / "close to" / "outside of" when not parsed as an idiom
+  if (t > 0 && ((word(t) == "to" && (word(t - 1) == "next" || word(t - 1) == "close")) ||
+                (word(t) == "of" && (word(t - 1) == "outside" || word(t - 1) == "out"))))
+    out.push_back(t - 1);
+  sort_unique(out);
+  return out;
+}
+
+bool SceneRules::has_object(int v) const {
+  bool found = false;
+  each(v, "O", +1, [&](int, const Link&) { found = true; });
+  return found;
+}
+
+std::vector<int> SceneRules::through_relational_noun(int t, std::vector<int>& pred) const {
+  if (!relational_noun(word(t)) || pred.empty()) return {};
+  int of = -1;
+  for (int k : at_[t]) {
+    const Link& l = lk_.links[k];
+    if (l.left == t && word(l.right) == "of" && l.base == "M") of = l.right;
+  }
+  if (of < 0) return {};
+  std::vector<int> targets;
+  each(of, "J", +1, [&](int o, const Link&) {
+    for (int m : nouns(o)) targets.push_back(m);
+  });
+  if (!targets.empty())
+    for (int k = pred.back() + 1; k <= of; ++k) pred.push_back(k);
+  return targets;
+}
+
+void SceneRules::add(int s, std::vector<int> pred, int o) {
+  if (s == o || s < 0 || o < 0 || time_noun(word(o))) return;
+  if (auto targets = through_relational_noun(o, pred); !targets.empty()) {
+    for (int m : targets) add(s, pred, m);
+    return;
+  }
+  std::string p;
+  for (int t : pred) {
+    predicate_token_.insert(t);
+    p += (p.empty() ? "" : " ") + word(t);
+  }
+  if (p == "of") return;  // "a bowl of fruit": one thing, not a relation
+  for (const auto& r : relations_)
+    if (r.subject_token == s && r.object_token == o && r.predicate == p) return;
+  SceneRelation r;
+  r.subject = word(s);
+  r.predicate = p;
+  r.object = word(o);
+  r.subject_token = s;
+  r.object_token = o;
+  r.predicate_tokens = pred;
+  relations_.push_back(std::move(r));
+}
+
+// (subject, verb, object) from S/M/P + O links.
+void SceneRules::relations_from_objects() {
+  for (int v = 0; v < n_; ++v) {
+    // Link Grammar's verb reading wins over the word list ("people near a river")
+    const bool verb_reading = !lk_.subscript[v].empty() && lk_.subscript[v][0] == 'v';
+    if (pos_[v] != Pos::VERB && pos_[v] != Pos::CCONJ && !verb_reading) continue;
+    each(v, "O", +1, [&](int obj, const Link&) {
+      // "stands and holds a cup": the object belongs to the last verb
+      const int verb = coordinated(v).back();
+      if ((pos_[verb] != Pos::VERB && verb != v) || be(verb)) return;
+      for (int s : subjects(v))
+        for (int o : nouns(obj)) add(s, phrase(verb), o);
+    });
+  }
+}
+
+// Prepositions with an object (J): attached to a noun (M), a verb (MV) or a
+// copula (Pp). A noun attachment wins when Link Grammar gives both, unless
+// the preposition follows an intransitive verb directly ("people in a temple
+// praying over an urn").
+void SceneRules::relations_from_prepositions() {
+  for (int p = 0; p < n_; ++p) {
+    std::vector<int> objects;
+    each(p, "J", +1, [&](int t, const Link&) {
+      for (int m : nouns(t)) objects.push_back(m);
+    });
+    if (objects.empty()) continue;
+    std::vector<int> pred = phrase(p);
+    std::vector<int> noun_heads, verbs;
+    for (int k : at_[p]) {
+      const Link& l = lk_.links[k];
+      if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
+      for (int h : coordinated(l.left)) {
+        if (noun(h))
+          noun_heads.push_back(read_through(h));
+        else if (verbal(h))
+          verbs.push_back(h);
+      }
+    }
+    const bool verb_first = std::any_of(verbs.begin(), verbs.end(), [&](int v) {
+      return pos_[v] == Pos::VERB && v + 1 == pred.front() && !has_object(v) && !be(v);
+    });
+    if (verb_first) noun_heads.clear();
+    const bool by = word(p) == "by" && pred.size() == 1;
+    for (int h : noun_heads) {
+      // "a horse being ridden by a man": the agent does what the participle says
+      if (const int participle = by ? passive_participle(h) : -1; participle >= 0) {
+        for (int o : objects) add(o, phrase(participle), h);
+        continue;
+      }
+      // "a giraffe standing next to a tree": a phrase right after the noun's
+      // intransitive participle belongs to the participle
+      int participle = -1;
+      each(h, "M", +1, [&](int v, const Link& l) {
+        if (!l.sub.empty() && l.sub[0] == 'g' && v + 1 == pred.front() && !has_object(v)) participle = v;
+      });
+      std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
+      full.insert(full.end(), pred.begin(), pred.end());
+      // "people in a temple praying over an urn": the people pray
+      const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      for (int o : objects) add(subject, full, o);
+    }
+    if (!noun_heads.empty()) continue;
+    // "are sitting on": the main verb, not its auxiliary
+    if (std::any_of(verbs.begin(), verbs.end(), [&](int v) { return !be(v); }))
+      verbs.erase(std::remove_if(verbs.begin(), verbs.end(), [&](int v) { return be(v); }), verbs.end());
+    for (int v : verbs) {
+      // "a kite flown by a boy" -> (boy, flown, kite); "is being held by"
+      const int participle = !by ? -1 : passive(v) ? v : be(v) ? passive_participle(v) : -1;
+      for (int s : subjects(v))
+        for (int o : objects) {
+          if (participle >= 0) {
+            add(o, phrase(participle), s);
+          } else if (be(v) || pos_[v] != Pos::VERB || has_object(v)) {
+            add(s, pred, o);
+          } else {
+            std::vector<int> vp = phrase(v);
+            vp.insert(vp.end(), pred.begin(), pred.end());
+            add(s, vp, o);
+          }
+        }
+    }
+  }
+}
+
+bool SceneRules::plural(int t) const {
+  // after "the" Link Grammar may leave these unmarked
+  static const std::unordered_set<std::string> irregular = {"people", "men", "women", "children", "teeth", "feet"};
+  if (irregular.count(word(t))) return true;
+  if (!lk_.subscript[t].empty() && lk_.subscript[t][0] == 'p') return true;
+  for (int k : at_[t]) {
+    const Link& l = lk_.links[k];
+    if (l.sub.empty()) continue;
+    if ((l.base == "S" || l.base == "O" || l.base == "J" || l.base == "SI") && l.sub[0] == 'p') return true;
+    if (l.base == "D" && l.right == t && l.sub.rfind("mc", 0) == 0) return true;
+  }
+  return false;
+}
+
+bool SceneRules::heads_object(int t) const {
+  if (!noun(t) || predicate_token_.count(t)) return false;
+  if (read_through(t) != t) return false;  // "lots" in "lots of luggage"
+  // "tennis" in "tennis court" (the compound's head is the last noun) and
+  // "group" in "a group of people" (a determiner to Link Grammar)
+  bool modifier = false;
+  each(t, "AN", +1, [&](int, const Link&) { modifier = true; });
+  each(t, "A", +1, [&](int h, const Link&) { modifier |= noun(h); });  // guessed as an adjective
+  each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h); });
+  each(t, "AJ", 0, [&](int, const Link&) { modifier = true; });  // "white" in "red and white shirts"
+  return !modifier;
+}
+
+std::vector<int> SceneRules::attributes(int t) const {
+  std::vector<int> out;
+  // before the noun, colour words read as nouns and participles ("a
+  // vandalized wall", "a smiling girl") are adjectives too
+  auto add_adjectives = [&](int a) {
+    for (int m : coordinated(a)) {
+      const bool participle = pos_[m] == Pos::VERB && (ends_with(word(m), "ed") || ends_with(word(m), "ing"));
+      if (pos_[m] == Pos::ADJ || (m < t && (is_colour_word(word(m)) || participle))) out.push_back(m);
+    }
+  };
+  each(t, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+  // "a red double decker bus", "a white tent" read as a noun compound
+  std::vector<int> modifiers = {t};
+  for (size_t i = 0; i < modifiers.size() && i < 8; ++i)
+    each(modifiers[i], "AN", -1, [&](int m, const Link&) {
+      modifiers.push_back(m);
+      if (is_colour_word(word(m))) add_adjectives(m);
+      each(m, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+    });
+  // "the dog is brown": predicative adjectives (Pa) describe the subject
+  for (int v = 0; v < n_; ++v)
+    each(v, "P", +1, [&](int a, const Link& l) {
+      if (l.sub.empty() || l.sub[0] != 'a' || pos_[a] == Pos::VERB) return;
+      auto s = subjects(v);
+      if (std::find(s.begin(), s.end(), t) != s.end()) add_adjectives(a);
+    });
+  // "dancing barefoot", "a guy performing a song shirtless": a state of the
+  // subject said through the verb
+  static const std::unordered_set<std::string> states = {"barefoot", "shirtless", "topless", "naked", "alone"};
+  for (int a = 0; a < n_; ++a) {
+    if (!states.count(word(a))) continue;
+    for (int k : at_[a]) {
+      const Link& l = lk_.links[k];
+      const int v = l.left == a ? l.right : l.left;
+      if (!verbal(v)) continue;
+      auto s = subjects(v);
+      if (std::find(s.begin(), s.end(), t) != s.end()) out.push_back(a);
+    }
+  }
+  sort_unique(out);
+  return out;
+}
+
+int SceneRules::count(int t) const {
+  int count = 0;
+  each(t, "D", -1, [&](int d, const Link&) {
+    if (pos_[d] == Pos::NUM) count = number_value(word(d));
+  });
+  // "a couple of boys", "a pair of boys"
+  for (int p = 0; p < t && count == 0; ++p)
+    if (is_partitive_noun(word(p)) && number_value(word(p)) > 0 && read_through(p) == t) count = number_value(word(p));
+  return count > 0 ? count : plural(t) ? 2 : 1;
+}
+
+void SceneRules::objects() {
+  for (int t = 0; t < n_; ++t) {
+    if (!heads_object(t)) continue;
+    SceneObject o;
+    o.token = t;
+    o.word = word(t);
+    o.attribute_tokens = attributes(t);
+    for (int a : o.attribute_tokens) o.attributes.push_back(word(a));
+    o.count = count(t);
+    objects_.push_back(std::move(o));
+  }
+}
+
+void SceneRules::build(CaptionGraph& g) {
+  for (const auto& l : lk_.links) g.edges.emplace_back(l.left, l.right);
+  relations_from_objects();
+  relations_from_prepositions();
+  objects();
+  g.relations = std::move(relations_);
+  g.objects = std::move(objects_);
+}
+
+}  // namespace sm

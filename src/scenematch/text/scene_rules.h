@@ -1,0 +1,111 @@
+// Textual scene graph (objects, attributes, counts, relation triplets) and
+// dependency edges from a linkage projected onto a caption's tokens. Each
+// extraction rule is one public method over a linkage that tests can build by
+// hand (tests/test_scene_rules.cc), so no rule needs Link Grammar to be tested.
+// The conventions are in docs/parsing.md.
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scenematch/data/caption_graph.h"
+
+namespace sm {
+
+struct Link {
+  std::string base, sub;  // "MVp" -> "MV", "p"; idiom links keep their leading '_'
+  int left, right;        // token indices, left < right
+};
+
+// A linkage projected onto the caption's tokens.
+struct TokenLinkage {
+  std::vector<Link> links;
+  std::vector<std::string> subscript;  // per token ("n", "v", "g", "p" ...), "" when none
+  std::vector<bool> linked;            // token covered by a linked word
+  bool finite_clause = false;          // the wall links to a finite verb (WV)
+  int nulls = 0;                       // null-linked words of the caption
+  double cost = 0;                     // Link Grammar's disjunct cost (lower reads better)
+  bool has_subject = false;            // a subject-verb link inside the caption
+  bool prefix_takes_clause = false;    // "I see [a man is riding]" rather than "I see [a man riding]"
+};
+
+// Word classes the rules rely on.
+bool is_be_form(const std::string& w);
+bool is_animate_noun(const std::string& w);  // people, animals: the doers of actions
+bool is_colour_word(const std::string& w);   // "white" in "white tent", which Link Grammar may read as a noun
+bool is_partitive_noun(const std::string& w);
+int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
+
+class SceneRules {
+ public:
+  // g.tokens and g.pos must be set; lk's links index g.tokens.
+  SceneRules(const CaptionGraph& g, const TokenLinkage& lk);
+
+  // Writes the edges, objects and relations of the linkage into g.
+  void build(CaptionGraph& g);
+
+  // Members of a coordination ("a man and a woman" -> man, woman), else {t}.
+  std::vector<int> coordinated(int t) const;
+  // Nouns of coordinated(t), each read through partitives.
+  std::vector<int> nouns(int t) const;
+  // "lots of luggage", "a group of people", "a pair of scissors": the noun
+  // after "of"; t when t is no partitive or has no "of" object.
+  int read_through(int t) const;
+  // The nouns a verb (or auxiliary, participle, infinitive) is said of:
+  // subject links, participles on nouns, relative clauses ("a man who is
+  // riding"), auxiliaries, coordinated verbs and verb complements ("sitting
+  // down smoking").
+  std::vector<int> subjects(int v) const;
+  // The noun that does what an action participle on `noun` says: Link Grammar
+  // hangs "playing" on the nearest noun ("people under a tent playing");
+  // an inanimate noun inside a prepositional phrase passes it up to the
+  // animate noun the phrase describes.
+  int semantic_subject(int noun, int verb) const;
+  // A passive participle ("chased" in "is chased by", "ridden" in "being
+  // ridden by").
+  bool passive(int v) const;
+  // The passive participle on a noun or a form of "be" ("a horse being
+  // ridden", "is being held"), else -1.
+  int passive_participle(int h) const;
+  // Tokens of a multiword predicate: idioms ("in front of", "next to"),
+  // verb particles ("picking up").
+  std::vector<int> phrase(int t) const;
+  // "on top of X", "on the side of X": the relational noun and "of" join the
+  // predicate; returns the extended predicate and X, or {} when t is no
+  // relational noun with an "of" object.
+  std::vector<int> through_relational_noun(int t, std::vector<int>& pred) const;
+  // Whether a noun heads its own phrase (not a compound modifier, partitive
+  // or part of a preposition).
+  bool heads_object(int t) const;
+  // Adjectives of a noun: A links to it and its compound modifiers,
+  // coordinated adjectives, colour words read as nouns, predicative adjectives.
+  std::vector<int> attributes(int t) const;
+  // Stated number, else 2 for a plural, else 1.
+  int count(int t) const;
+
+ private:
+  const std::string& word(int t) const { return tokens_[t]; }
+  bool noun(int t) const { return pos_[t] == Pos::NOUN || pos_[t] == Pos::PROPN; }
+  bool verbal(int t) const { return pos_[t] == Pos::VERB || pos_[t] == Pos::AUX; }
+  bool be(int t) const { return is_be_form(word(t)); }
+  bool has_object(int v) const;
+  bool plural(int t) const;
+  template <class F>
+  void each(int t, const char* base, int dir, F&& f) const;
+  std::vector<int> subjects(int action, int v, int depth) const;
+  void add(int s, std::vector<int> pred, int o);
+  void relations_from_objects();
+  void relations_from_prepositions();
+  void objects();
+
+  const std::vector<std::string>& tokens_;
+  const std::vector<Pos>& pos_;
+  const TokenLinkage& lk_;
+  int n_;
+  std::vector<std::vector<int>> at_;  // links at each token
+  std::set<int> predicate_token_;
+  std::vector<SceneRelation> relations_;
+  std::vector<SceneObject> objects_;
+};
+
+}  // namespace sm

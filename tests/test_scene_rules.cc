@@ -1,0 +1,260 @@
+// Scene-graph rules on hand-built linkages: each rule of scene_rules.h on the
+// construction it exists for, without Link Grammar.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "scenematch/text/scene_rules.h"
+
+namespace sm {
+namespace {
+
+// A caption as "word/TAG word/TAG ..." and links as "Label(i,j)" on token
+// indices; subscripts as Link Grammar gives them ("people.p" -> "p").
+struct Built {
+  CaptionGraph g;
+  TokenLinkage lk;
+};
+
+Built build(const std::string& tagged, const std::vector<std::string>& links) {
+  Built b;
+  std::istringstream in(tagged);
+  for (std::string item; in >> item;) {
+    const size_t slash = item.rfind('/');
+    std::string word = item.substr(0, slash), sub;
+    if (const size_t dot = word.find('.'); dot != std::string::npos && dot > 0) {
+      sub = word.substr(dot + 1);
+      word = word.substr(0, dot);
+    }
+    b.g.tokens.push_back(word);
+    b.g.pos.push_back(pos_from_name(item.substr(slash + 1)));
+    b.lk.subscript.push_back(sub);
+    b.lk.linked.push_back(true);
+  }
+  for (const std::string& spec : links) {
+    const size_t open = spec.find('('), comma = spec.find(',');
+    std::string label = spec.substr(0, open);
+    size_t upper = label[0] == '_' ? 1 : 0;
+    while (upper < label.size() && std::isupper(static_cast<unsigned char>(label[upper]))) ++upper;
+    const int i = std::stoi(spec.substr(open + 1)), j = std::stoi(spec.substr(comma + 1));
+    b.lk.links.push_back({label.substr(0, upper), label.substr(upper), std::min(i, j), std::max(i, j)});
+  }
+  return b;
+}
+
+std::set<std::string> triplets(const CaptionGraph& g) {
+  std::set<std::string> out;
+  for (const auto& r : g.relations) out.insert(r.subject + "|" + r.predicate + "|" + r.object);
+  return out;
+}
+
+std::set<std::string> object_words(const CaptionGraph& g) {
+  std::set<std::string> out;
+  for (const auto& o : g.objects) out.insert(o.word);
+  return out;
+}
+
+CaptionGraph graph(Built& b) {
+  SceneRules(b.g, b.lk).build(b.g);
+  return b.g;
+}
+
+TEST(SceneRules, CoordinationDistributesOverMembers) {
+  //             0      1        2      3    4     5     6        7
+  auto b = build("a/DET man.n/NOUN and/CCONJ a/DET woman.n/NOUN hold.v/VERB flags.p/NOUN ./PUNCT",
+                 {"SJls(1,2)", "SJrs(2,4)", "Sp(2,5)", "Op(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.coordinated(2), (std::vector<int>{1, 4}));
+  EXPECT_EQ(rules.coordinated(1), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|hold|flags", "woman|hold|flags"}));
+}
+
+TEST(SceneRules, PartitivesReadThroughToTheRealObject) {
+  //             0                 1         2            3       4
+  auto b = build("travelers.p/NOUN with/ADP lots.p/NOUN of/ADP luggage.n/NOUN",
+                 {"Mp(0,1)", "Jp(1,2)", "Mf(2,3)", "Ju(3,4)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.read_through(2), 4);
+  EXPECT_EQ(rules.read_through(0), 0);
+  EXPECT_FALSE(rules.heads_object(2));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"travelers|with|luggage"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"travelers", "luggage"}));
+}
+
+TEST(SceneRules, ContainerNounsStayObjects) {
+  //             0      1          2        3
+  auto b = build("a/DET cup.n/NOUN of/ADP coffee.n/NOUN", {"Ds(0,1)", "Mf(1,2)", "Ju(2,3)"});
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"cup", "coffee"}));
+  EXPECT_TRUE(g.relations.empty());  // "of" alone is no relation
+}
+
+TEST(SceneRules, ActionParticipleOnAnInanimateNounGoesToTheDoer) {
+  // "people sitting under a tent playing instruments": Link Grammar hangs
+  // "playing" on "tent"
+  //             0               1              2         3     4           5             6
+  auto b = build("people.p/NOUN sitting.v/VERB under/ADP a/DET tent.n/NOUN playing.v/VERB instruments.p/NOUN",
+                 {"Mg(0,1)", "MVp(1,2)", "Js(2,4)", "Ds(3,4)", "Mg(4,5)", "Op(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.semantic_subject(4, 5), 0);
+  EXPECT_EQ(rules.subjects(5), (std::vector<int>{0}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"people|sitting under|tent", "people|playing|instruments"}));
+}
+
+TEST(SceneRules, AnimateNounsKeepTheirParticiple) {
+  // "a person next to a girl sitting on a bench": the girl sits
+  //             0             1         2       3             4              5        6
+  auto b = build("person.n/NOUN next/ADP to/ADP girl.n/NOUN sitting.v/VERB on/ADP bench.n/NOUN",
+                 {"Mp(0,2)", "_IBJH(1,2)", "Js(2,3)", "Mg(3,4)", "MVp(4,5)", "Js(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.semantic_subject(3, 4), 3);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"person|next to|girl", "girl|sitting on|bench"}));
+}
+
+TEST(SceneRules, RelativeClauseSubjectIsItsHeadNoun) {
+  // "a man who is riding a horse"
+  //             0      1          2          3        4               5      6
+  auto b = build("a/DET man.n/NOUN who/PRON is.v/AUX riding.v/VERB a/DET horse.n/NOUN",
+                 {"Ds(0,1)", "R(1,2)", "RS(2,3)", "Bs(1,3)", "Pg(3,4)", "Os(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.subjects(4), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|riding|horse"}));
+}
+
+TEST(SceneRules, RelativeClauseOnAThingInsideAPhraseGoesToThePerson) {
+  // "a man in a wheel chair who is holding a bat": Link Grammar attaches
+  // "who" to "chair"
+  //             0            1      2             3           4        5      6               7
+  auto b = build("man.n/NOUN in/ADP wheel.n/NOUN chair.n/NOUN who/PRON is.v/AUX holding.v/VERB bat.n/NOUN",
+                 {"Mp(0,1)", "Js(1,3)", "AN(2,3)", "R(3,4)", "RS(4,5)", "Pg(5,6)", "Os(6,7)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|in|chair", "man|holding|bat"}));
+}
+
+TEST(SceneRules, PassiveParticipleTakesTheAgentAsSubject) {
+  // "a horse being ridden by a man"
+  //             0             1              2               3       4
+  auto b =
+      build("horse.n/NOUN being.v/AUX ridden.v/VERB by/ADP man.n/NOUN", {"Mg(0,1)", "Pv(1,2)", "Mp(0,3)", "Js(3,4)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.passive(2));
+  EXPECT_FALSE(rules.passive(1));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|ridden|horse"}));
+}
+
+TEST(SceneRules, PassiveOnTheVerb) {
+  // "the dog is chased by a boy"
+  //             0        1           2          3               4       5      6
+  auto b = build("the/DET dog.n/NOUN is.v/AUX chased.v/VERB by/ADP a/DET boy.n/NOUN",
+                 {"Ds(0,1)", "Ss(1,2)", "Pv(2,3)", "MVp(3,4)", "Js(4,6)", "Ds(5,6)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boy|chased|dog"}));
+}
+
+TEST(SceneRules, VerbComplementSharesTheSubject) {
+  // "man sitting down smoking a cigarette"
+  //             0          1              2        3               4      5
+  auto b = build("man.n/NOUN sitting.v/VERB down/ADV smoking.g/VERB a/DET cigarette.n/NOUN",
+                 {"Mg(0,1)", "K(1,2)", "MVg(1,3)", "Os(3,5)", "Ds(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.subjects(3), (std::vector<int>{0}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|smoking|cigarette"}));
+}
+
+TEST(SceneRules, MultiwordPrepositionsAreOnePredicate) {
+  // "a man standing in front of a building" (Link Grammar's idiom links)
+  //             0          1              2       3          4       5      6
+  auto b = build("man.n/NOUN standing.v/VERB in/ADP front/ADP of/ADP a/DET building.n/NOUN",
+                 {"Mg(0,1)", "MVp(1,4)", "_ID(2,3)", "_ID(3,4)", "Js(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(4), (std::vector<int>{2, 3, 4}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|standing in front of|building"}));
+}
+
+TEST(SceneRules, RelationalNounJoinsThePredicate) {
+  // "a cat on the side of a car"
+  //             0          1       2        3           4       5      6
+  auto b = build("cat.n/NOUN on/ADP the/DET side.n/NOUN of/ADP a/DET car.n/NOUN",
+                 {"Mp(0,1)", "Js(1,3)", "Ds(2,3)", "Mf(3,4)", "Js(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  std::vector<int> pred = {1};
+  EXPECT_EQ(rules.through_relational_noun(3, pred), (std::vector<int>{6}));
+  EXPECT_EQ(pred, (std::vector<int>{1, 2, 3, 4}));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"cat|on the side of|car"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"cat", "car"}));
+}
+
+TEST(SceneRules, AdjectiveChainsAndColourNounsStayWithTheHead) {
+  // "a white button down shirt" and "a red and white striped shirt"
+  //             0      1            2             3        4
+  auto b = build("a/DET white.a/ADJ button.n/NOUN down/ADJ shirt.n/NOUN", {"A(1,2)", "AN(2,4)", "Ds(0,4)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.attributes(4), (std::vector<int>{1}));
+  EXPECT_FALSE(rules.heads_object(2));
+  //             0           1         2           3            4                5
+  auto c = build("a/DET red.a/ADJ and/CCONJ white.n/NOUN striped.a/ADJ shirt.n/NOUN",
+                 {"Ds(0,5)", "A(2,5)", "AJla(1,2)", "AJra(2,3)", "A(4,5)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).attributes(5), (std::vector<int>{1, 3, 4}));
+}
+
+TEST(SceneRules, PrenominalParticiplesAndStatesAreAttributes) {
+  //             0      1                  2
+  auto b = build("a/DET vandalized.v/VERB wall.n/NOUN", {"Ds(0,2)", "A(1,2)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).attributes(2), (std::vector<int>{1}));
+  // "girls are dancing barefoot"
+  //             0             1          2                3
+  auto c = build("girls.p/NOUN are.v/AUX dancing.v/VERB barefoot/ADV", {"Sp(0,1)", "Pg(1,2)", "MVa(2,3)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).attributes(0), (std::vector<int>{3}));
+}
+
+TEST(SceneRules, PartitiveWhoseOfHangsElsewhere) {
+  // "a person with lots of hair and a jacket": Link Grammar hangs "of" on "person"
+  //             0             1        2            3       4            5           6      7
+  auto b = build("person.n/NOUN with/ADP lots.p/NOUN of/ADP hair.n/NOUN and/CCONJ a/DET jacket.n/NOUN",
+                 {"Mp(0,1)", "Mf(0,3)", "Jp(1,2)", "Ju(3,5)", "SJls(4,5)", "SJrs(5,7)", "Ds(6,7)"});
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"person|with|hair", "person|with|jacket"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"person", "hair", "jacket"}));
+}
+
+TEST(SceneRules, CountsFromNumbersPartitivesAndPlurals) {
+  //             0         1           2        3             4           5          6
+  auto b = build("a/DET couple.n/NOUN of/ADP boys.p/NOUN near/ADP two/NUM dogs.p/NOUN",
+                 {"Ds(0,1)", "Mf(1,2)", "Jp(2,3)", "Mp(3,4)", "Jp(4,6)", "Dmc(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.count(3), 2);
+  EXPECT_EQ(rules.count(6), 2);
+  auto c = build("three/NUM men.p/NOUN and/CCONJ a/DET dog.n/NOUN", {"Dmc(0,1)", "SJlp(1,2)", "SJrs(2,4)", "Ds(3,4)"});
+  SceneRules r(c.g, c.lk);
+  EXPECT_EQ(r.count(1), 3);
+  EXPECT_EQ(r.count(4), 1);
+}
+
+TEST(SceneRules, PrepositionAfterAnIntransitiveVerbBelongsToTheVerb) {
+  // "people in a temple praying over an urn": "over" is on both "temple" and "praying"
+  //             0             1        2             3              4          5
+  auto b = build("people.p/NOUN in/ADP temple.n/NOUN praying.v/VERB over/ADP urn.n/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mg(2,3)", "Mp(2,4)", "MVp(3,4)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"people|in|temple", "people|praying over|urn"}));
+}
+
+TEST(SceneRules, PhraseAfterAParticipleOnAThingGoesToTheDoer) {
+  // "people in a temple praying over an urn", "over" on "temple" only
+  //             0             1        2             3              4          5
+  auto b = build("people.p/NOUN in/ADP temple.n/NOUN praying.v/VERB over/ADP urn.n/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mg(2,3)", "Mp(2,4)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"people|in|temple", "people|praying over|urn"}));
+}
+
+TEST(SceneRules, NounAttachmentWinsAfterAVerbWithAnObject) {
+  // "riding a horse on the beach" -> (horse, on, beach)
+  //             0          1              2             3       4
+  auto b = build("man.n/NOUN riding.v/VERB horse.n/NOUN on/ADP beach.n/NOUN",
+                 {"Mg(0,1)", "Os(1,2)", "Mp(2,3)", "MVp(1,3)", "Js(3,4)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|riding|horse", "horse|on|beach"}));
+}
+
+}  // namespace
+}  // namespace sm
