@@ -207,7 +207,8 @@ TEST_F(Dataset, ReadsSceneGraphs) {
 TEST_F(Dataset, SceneGraphErrorsNameFileAndLine) {
   LoadOptions o;
   o.scene_graphs = true;
-  expect_error(o, {file("vsg.jsonl"), "missing", "SGM"});
+  o.relations = RelationSource::Given;  // auto would derive a graph instead (test_derived_vsg)
+  expect_error(o, {file("vsg.jsonl"), "missing", "relations=given"});
   text("vsg.jsonl", "{}\n{}\n{\"relations\": [{\"subject\": 0, \"predicate\": \"on\", \"object\": 4}]}\n");
   expect_error(o, {file("vsg.jsonl") + ":3", "region 4"});
   text("vsg.jsonl", "{}\n{\"objects\": [{\"region\": 9, \"label\": \"x\"}]}\n{}\n");

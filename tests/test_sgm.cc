@@ -1,11 +1,21 @@
 // SGM: shapes, gradients, batched score == per-pair equations, masks, the
-// object-level fallback for empty scene graphs and triplet-less captions, and a
-// short training run.
+// object-level fallback for empty scene graphs and triplet-less captions,
+// relations=none, a short training run, and training on a split with neither
+// scene graph nor boxes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <filesystem>
+
+#include "scenematch/core/progress.h"
+#include "scenematch/core/runtime.h"
+#include "scenematch/models/checkpoint.h"
 #include "scenematch/models/matcher.h"
 #include "scenematch/models/sgm.h"
+#include "scenematch/synth/generator.h"
+#include "scenematch/train/run.h"
 
 using namespace sm;
 
@@ -28,10 +38,12 @@ Config test_config() {
   return c;
 }
 
-MatcherPtr make_model(uint64_t seed = 7) {
+MatcherPtr make_model(uint64_t seed = 7, const std::string& relations = "auto") {
   torch::manual_seed(seed);
   static const Vocab vocab = test_vocab();
-  return make_matcher("sgm", test_config(), vocab);
+  Config c = test_config();
+  c["relations"] = relations;
+  return make_matcher("sgm", c, vocab);
 }
 
 torch::Tensor word_ids(std::vector<int64_t> shape) { return torch::randint(2, kVocabSize, shape, torch::kInt64); }
@@ -276,4 +288,57 @@ TEST(Sgm, ShortTrainingLowersLoss) {
     (step == 0 ? first : last) = out.total.item<double>();
   }
   EXPECT_LT(last, 0.5 * first);
+}
+
+TEST(Sgm, RelationsNoneScoresTheObjectLevelOnly) {
+  auto full = make_model(9), none = make_model(9, "none");
+  EXPECT_EQ(full->needs().relations, RelationSource::Auto);
+  EXPECT_EQ(none->needs().relations, RelationSource::None);
+  EXPECT_TRUE(none->needs().scene_graphs);  // object labels still count
+  EXPECT_THROW(make_model(9, "derived"), Error);
+
+  ImageBatch images = make_images(4, 18);
+  CaptionBatch captions = make_captions(5, 6, 19);
+  torch::NoGradGuard no_grad;
+  Encoding img = none->encode_images(images);
+  EXPECT_EQ(img.at("relations").size(1), 0);
+  EXPECT_EQ(none->encode_captions(captions).at("paths").size(1), 0);
+  // Same weights; the full model with every relation and triplet masked is the object level.
+  ImageBatch no_relations = images;
+  no_relations.rel_mask = torch::zeros_like(images.rel_mask);
+  torch::Tensor object_level = score_of(*full, no_relations, captions);
+  EXPECT_TRUE(torch::allclose(score_of(*none, images, captions), object_level, 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(score_of(*full, images, captions), object_level, 1e-4, 1e-4));
+}
+
+TEST(Sgm, TrainsOnASplitWithoutSceneGraphOrBoxes) {
+  namespace fs = std::filesystem;
+  const std::string root = (fs::temp_directory_path() / cat("sm_sgm_derived_", ::getpid())).string();
+  fs::remove_all(root);
+  Progress::set_enabled(false);
+  set_threads(1);
+  synth::SynthOptions options = synth::preset_options("tiny");
+  options.train = 60;
+  options.dev = 20;
+  options.test = 20;
+  synth::generate_dataset(root + "/world", options);
+  for (const char* split : {"train", "dev", "test"})
+    for (const char* suffix : {"vsg.jsonl", "vsg_rel.npy", "ims_bbx.npy", "ims_size.npy"})
+      fs::remove(cat(root, "/world/", split, "_", suffix));
+
+  TrainRequest r;
+  r.model = "sgm";
+  r.data_dir = root + "/world";
+  r.out_dir = root + "/run";
+  r.preset = "cpu";
+  r.overrides = {"epochs=2", "embed_size=32", "word_dim=16", "batch_size=32"};
+  r.threads = 1;
+  r.verbose = false;
+  TrainSummary s = run_training(r);
+  EXPECT_EQ(s.epochs, 2);
+  EXPECT_TRUE(std::isfinite(s.last_record["loss"].get<double>()));
+  EXPECT_GT(s.best_rsum, 0);
+  // The run fixed where its relations came from, for evaluation and `info`.
+  EXPECT_EQ(read_checkpoint_header(s.best_path)["config"]["relations"], "features");
+  fs::remove_all(root);
 }

@@ -32,6 +32,10 @@ Json checkpoint_info(const std::string& path) {
                {"vocab_size", h["vocab"]["words"].size()},
                {"parameters", h["sizes"]["parameters"]},
                {"resumable", h["sizes"].value("optimizer", 0) > 0}};
+  // Training fixes "auto" to the source it found (train/run.cc), so this is what the run used.
+  if (h["config"].contains("relations"))
+    info["relations"] = describe_relation_source(
+        parse_relation_source(h["config"]["relations"].get<std::string>(), path + ": config key 'relations'"));
   if (state.contains("epoch")) info["epoch"] = state["epoch"];
   if (state.contains("best_rsum")) info["best_rsum"] = state["best_rsum"];
   if (state.contains("best_epoch")) info["best_epoch"] = state["best_epoch"];
@@ -56,6 +60,8 @@ Json dataset_info(const std::string& dir) {
     for (const char* suffix : {"ims_bbx.npy", "ims_size.npy", "vsg.jsonl", "vsg_rel.npy", "probes.jsonl"})
       if (exists(prefix + suffix)) optional.push_back(std::string(name) + "_" + suffix);
     s["optional_files"] = optional;
+    // What a model reading visual relations (SGM) takes from this split by default.
+    s["relations"] = describe_relation_source(resolve_relation_source(dir, name, RelationSource::Auto));
     splits[name] = s;
   }
   if (splits.empty()) fail(dir, ": no split found (expected train_ims.npy + train_caps.txt, dev_..., test_...)");
@@ -68,6 +74,7 @@ void print_checkpoint(const Json& j) {
   std::printf("  parameters %s, vocabulary %s words, %s\n", j["parameters"].dump().c_str(),
               j["vocab_size"].dump().c_str(),
               j["resumable"].get<bool>() ? "resumable (has optimizer state)" : "weights only");
+  if (j.contains("relations")) std::printf("  relations: %s\n", j["relations"].get<std::string>().c_str());
   if (j.contains("epoch"))
     std::printf("  trained %s epochs; best validation rSum %.2f at epoch %s\n", j["epoch"].dump().c_str(),
                 j.value("best_rsum", 0.0), j.value("best_epoch", Json()).dump().c_str());
@@ -85,7 +92,7 @@ void print_dataset(const Json& j) {
                 s["dtype"].get<std::string>().c_str(), s["captions"].dump().c_str(),
                 s["captions_per_image"].dump().c_str());
     for (const auto& f : s["optional_files"]) std::printf(" +%s", f.get<std::string>().c_str());
-    std::printf("\n");
+    std::printf("; relations %s\n", s["relations"].get<std::string>().c_str());
   }
 }
 

@@ -8,13 +8,17 @@
 #include <torch/types.h>
 #include <vector>
 
+#include "scenematch/data/relation_source.h"
+
 namespace sm {
 
 // What a model needs from the data beyond region features and token ids.
 struct DataNeeds {
   bool parses = false;        // POS tags, dependency edges, triplets (runs the caption parser)
   bool boxes = false;         // S_ims_bbx.npy + S_ims_size.npy
-  bool scene_graphs = false;  // S_vsg.jsonl (and S_vsg_rel.npy when present)
+  bool scene_graphs = false;  // S_vsg.jsonl (and S_vsg_rel.npy when present), or a derived graph
+  // With scene_graphs: where the relations come from (derived ones when S_vsg.jsonl is absent).
+  RelationSource relations = RelationSource::Auto;
 };
 
 struct ImageBatch {
@@ -29,7 +33,7 @@ struct ImageBatch {
   torch::Tensor rel_subject;    // (B, P) int64 region index of the subject
   torch::Tensor rel_object;     // (B, P) int64 region index of the object
   torch::Tensor rel_predicate;  // (B, P, W) int64 vocab ids of the predicate words (0-padded)
-  torch::Tensor rel_feature;    // (B, P, F) float32 union-box features; undefined without S_vsg_rel.npy
+  torch::Tensor rel_feature;    // (B, P, F) float32 union-box features; undefined without S_vsg_rel.npy or unions
   torch::Tensor rel_mask;       // (B, P) bool
 
   int64_t size() const { return static_cast<int64_t>(ids.size()); }

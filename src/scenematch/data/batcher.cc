@@ -198,6 +198,25 @@ ImageBatch Batcher::images(const std::vector<int64_t>& image_ids) const {
       fill_padded(b.obj_label[k].data_ptr<int64_t>(), labels[k], WO);
       fill_padded(b.rel_predicate[k].data_ptr<int64_t>(), predicates[k], WP);
     }
+    bool any_union = false;
+    for (int64_t k = 0; k < B && !any_union; ++k)
+      for (const auto& r : split_.scene_graphs[image_ids[k]].relations) any_union |= r.union_region >= 0;
+    if (!split_.relation_features && any_union) {
+      // A region that covers the union box stands in for it (both ends point at it); other relations take
+      // the mean of their two regions, as the model does when no relation has a union feature.
+      torch::Tensor first = b.rel_subject.clone(), second = b.rel_object.clone();
+      auto f = first.accessor<int64_t, 2>();
+      auto sc = second.accessor<int64_t, 2>();
+      for (int64_t k = 0; k < B; ++k) {
+        const auto& relations = split_.scene_graphs[image_ids[k]].relations;
+        for (size_t r = 0; r < relations.size(); ++r)
+          if (relations[r].union_region >= 0) f[k][r] = sc[k][r] = relations[r].union_region;
+      }
+      auto rows = [&](const torch::Tensor& idx) {
+        return b.features.gather(1, idx.unsqueeze(-1).expand({B, P, b.features.size(2)}));
+      };
+      b.rel_feature = (rows(first) + rows(second)) / 2 * b.rel_mask.unsqueeze(-1);
+    }
     if (split_.relation_features) {
       auto rel = split_.relation_features->gather(image_ids);  // (B, P_file, F)
       check_finite(rel, split_.relation_features->path(), image_ids);

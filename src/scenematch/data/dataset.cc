@@ -5,8 +5,10 @@
 #include <cmath>
 #include <fstream>
 
+#include "scenematch/core/atomic_file.h"
 #include "scenematch/core/config.h"
 #include "scenematch/core/error.h"
+#include "scenematch/data/derived_vsg.h"
 
 namespace sm {
 
@@ -136,6 +138,7 @@ void check_scene_graphs(const Split& s) {
     for (const auto& r : s.scene_graphs[i].relations) {
       in_range(r.subject, "a relation subject");
       in_range(r.object, "a relation object");
+      if (r.union_region >= 0) in_range(r.union_region, "a relation union");
     }
   }
   if (!s.relation_features) return;
@@ -149,6 +152,23 @@ void check_scene_graphs(const Split& s) {
     if (static_cast<int64_t>(s.scene_graphs[i].relations.size()) > shape[1])
       fail(vsg, ":", i + 1, ": ", s.scene_graphs[i].relations.size(), " relations, but ", rel, " holds only ", shape[1],
            " per image");
+}
+
+// Opens and checks S_ims_bbx.npy and S_ims_size.npy.
+void load_boxes(Split& s) {
+  for (const char* f : {"ims_bbx.npy", "ims_size.npy"})
+    if (!file_exists(s.file(f)))
+      fail(s.file(f), ": missing; it is needed by models that use region geometry (GSMN, SGM)");
+  s.boxes = open_shaped(s.file("ims_bbx.npy"), 3, "(N, R, 4)");
+  s.sizes = open_shaped(s.file("ims_size.npy"), 2, "(N, 2)");
+  check_count(s.images.path(), s.num_images(), s.boxes->path(), s.boxes->rows(), "images");
+  check_count(s.images.path(), s.num_images(), s.sizes->path(), s.sizes->rows(), "images");
+  if (s.boxes->shape()[1] != s.images.shape()[1])
+    fail(s.boxes->path(), ": ", s.boxes->shape()[1], " boxes per image, ", s.images.path(), " has ",
+         s.images.shape()[1], " regions");
+  if (s.boxes->shape()[2] != 4) fail(s.boxes->path(), ": expected 4 coordinates per box (x1, y1, x2, y2)");
+  if (s.sizes->shape()[1] != 2) fail(s.sizes->path(), ": expected 2 values per image (width, height)");
+  check_boxes(s);
 }
 
 }  // namespace
@@ -190,8 +210,15 @@ std::vector<SceneGraph> read_scene_graphs(const std::string& path) {
       VsgRelation rel;
       rel.subject = field<int64_t>(path, line, r, "subject", "relation");
       rel.object = field<int64_t>(path, line, r, "object", "relation");
-      rel.predicate = field<std::string>(path, line, r, "predicate", "relation");
-      if (blank(rel.predicate)) fail(path, ":", line, ": a relation has an empty predicate");
+      // An unlabelled relation leaves the predicate out; a present one must say something.
+      if (r.contains("predicate")) {
+        rel.predicate = field<std::string>(path, line, r, "predicate", "relation");
+        if (blank(rel.predicate)) fail(path, ":", line, ": a relation has an empty predicate");
+      }
+      if (r.contains("union")) {
+        rel.union_region = field<int64_t>(path, line, r, "union", "relation");
+        if (rel.union_region < 0) fail(path, ":", line, ": a relation's union names region ", rel.union_region);
+      }
       if (rel.subject < 0 || rel.object < 0)
         fail(path, ":", line, ": a relation names region ", std::min(rel.subject, rel.object));
       g.relations.push_back(std::move(rel));
@@ -199,6 +226,22 @@ std::vector<SceneGraph> read_scene_graphs(const std::string& path) {
     graphs.push_back(std::move(g));
   }
   return graphs;
+}
+
+void write_scene_graphs(const std::string& path, const std::vector<SceneGraph>& graphs) {
+  write_file_atomic(path, [&](std::ostream& out) {
+    for (const SceneGraph& g : graphs) {
+      Json j = {{"objects", Json::array()}, {"relations", Json::array()}};
+      for (const auto& o : g.objects) j["objects"].push_back({{"region", o.region}, {"label", o.label}});
+      for (const auto& r : g.relations) {
+        Json rel = {{"subject", r.subject}, {"object", r.object}};
+        if (!r.predicate.empty()) rel["predicate"] = r.predicate;
+        if (r.union_region >= 0) rel["union"] = r.union_region;
+        j["relations"].push_back(std::move(rel));
+      }
+      out << j.dump() << '\n';
+    }
+  });
 }
 
 namespace {
@@ -259,28 +302,31 @@ Split load_split(const std::string& dir, const std::string& split, const LoadOpt
          " images (captions must be 5 or 1 per image)");
   }
 
-  if (options.boxes) {
-    for (const char* f : {"ims_bbx.npy", "ims_size.npy"})
-      if (!file_exists(s.file(f)))
-        fail(s.file(f), ": missing; it is needed by models that use region geometry (GSMN, SGM)");
-    s.boxes = open_shaped(s.file("ims_bbx.npy"), 3, "(N, R, 4)");
-    s.sizes = open_shaped(s.file("ims_size.npy"), 2, "(N, 2)");
-    check_count(ims, n, s.boxes->path(), s.boxes->rows(), "images");
-    check_count(ims, n, s.sizes->path(), s.sizes->rows(), "images");
-    if (s.boxes->shape()[1] != s.images.shape()[1])
-      fail(s.boxes->path(), ": ", s.boxes->shape()[1], " boxes per image, ", ims, " has ", s.images.shape()[1],
-           " regions");
-    if (s.boxes->shape()[2] != 4) fail(s.boxes->path(), ": expected 4 coordinates per box (x1, y1, x2, y2)");
-    if (s.sizes->shape()[1] != 2) fail(s.sizes->path(), ": expected 2 values per image (width, height)");
-    check_boxes(s);
-  }
+  const RelationSource relations =
+      options.scene_graphs ? resolve_relation_source(dir, split, options.relations) : RelationSource::None;
+  if (options.boxes || relations == RelationSource::Boxes) load_boxes(s);
 
   if (options.scene_graphs) {
     const std::string vsg = s.file("vsg.jsonl");
-    if (!file_exists(vsg)) fail(vsg, ": missing; it is needed by models that use visual scene graphs (SGM)");
-    s.scene_graphs = read_scene_graphs(vsg);
-    check_count(ims, n, vsg, static_cast<int64_t>(s.scene_graphs.size()), "images");
-    if (file_exists(s.file("vsg_rel.npy"))) s.relation_features = open_shaped(s.file("vsg_rel.npy"), 3, "(N, P, F)");
+    const bool given = file_exists(vsg);
+    s.relation_source = relations;
+    if (relations == RelationSource::Given) {
+      if (!given)
+        fail(vsg, ": missing; it is needed for relations=given (auto, boxes or features derive a graph instead)");
+      s.scene_graphs = read_scene_graphs(vsg);
+      check_count(ims, n, vsg, static_cast<int64_t>(s.scene_graphs.size()), "images");
+      if (file_exists(s.file("vsg_rel.npy"))) s.relation_features = open_shaped(s.file("vsg_rel.npy"), 3, "(N, P, F)");
+    } else if (relations == RelationSource::None) {
+      // Object labels still count at the object level; the relations are dropped.
+      s.scene_graphs = std::vector<SceneGraph>(n);
+      if (given) {
+        s.scene_graphs = read_scene_graphs(vsg);
+        check_count(ims, n, vsg, static_cast<int64_t>(s.scene_graphs.size()), "images");
+      }
+      for (auto& g : s.scene_graphs) g.relations.clear();
+    } else {
+      s.scene_graphs = derive_scene_graphs(s, relations);
+    }
     check_scene_graphs(s);
   }
 

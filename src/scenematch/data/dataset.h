@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "scenematch/data/npy.h"
+#include "scenematch/data/relation_source.h"
 
 namespace sm {
 
@@ -16,7 +17,8 @@ struct VsgObject {
 };
 struct VsgRelation {
   int64_t subject = 0, object = 0;  // region indices
-  std::string predicate;
+  std::string predicate;            // empty: an unlabelled relation
+  int64_t union_region = -1;        // a region whose box covers the pair's union box; -1 when none
 };
 struct SceneGraph {
   std::vector<VsgObject> objects;
@@ -35,8 +37,9 @@ struct Probe {
 
 struct LoadOptions {
   bool boxes = false;         // require S_ims_bbx.npy and S_ims_size.npy
-  bool scene_graphs = false;  // require S_vsg.jsonl (S_vsg_rel.npy is read when present)
-  bool probes = false;        // require S_probes.jsonl
+  bool scene_graphs = false;  // S_vsg.jsonl (S_vsg_rel.npy is read when present), or a derived graph
+  RelationSource relations = RelationSource::Auto;  // where the scene graphs' relations come from
+  bool probes = false;                              // require S_probes.jsonl
 };
 
 struct Split {
@@ -46,9 +49,10 @@ struct Split {
   std::optional<NpyArray> sizes;              // (N, 2) width, height
   std::optional<NpyArray> relation_features;  // (N, P, F)
   std::vector<std::string> captions;
-  int64_t captions_per_image = 5;        // 5 or 1, from the counts
-  std::vector<SceneGraph> scene_graphs;  // empty when not loaded
-  std::vector<Probe> probes;             // empty when not loaded
+  int64_t captions_per_image = 5;                         // 5 or 1, from the counts
+  std::vector<SceneGraph> scene_graphs;                   // empty when not loaded
+  RelationSource relation_source = RelationSource::None;  // what the relations in scene_graphs are
+  std::vector<Probe> probes;                              // empty when not loaded
 
   int64_t num_images() const { return images.rows(); }
   int64_t num_captions() const { return static_cast<int64_t>(captions.size()); }
@@ -64,11 +68,16 @@ struct Split {
 
 // Loads and validates a split: counts across files, NaN/Inf features, boxes
 // outside the image, relations naming regions out of range, empty captions.
-// Every error names the file and the line or index.
+// Every error names the file and the line or index. Scene graphs come from
+// options.relations resolved on the files present (resolve_relation_source):
+// derived ones read the boxes (opened even without options.boxes) or stream
+// the features once.
 Split load_split(const std::string& dir, const std::string& split, const LoadOptions& options = {});
 
 std::vector<std::string> read_caption_lines(const std::string& path);  // errors name file:line
 std::vector<SceneGraph> read_scene_graphs(const std::string& path);
+// Line i is graph i, in the format read_scene_graphs reads; written atomically.
+void write_scene_graphs(const std::string& path, const std::vector<SceneGraph>& graphs);
 std::vector<Probe> read_probes(const std::string& path);
 
 }  // namespace sm

@@ -9,6 +9,7 @@ std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std:
   LoadOptions load;
   load.boxes = needs.boxes;
   load.scene_graphs = needs.scene_graphs;
+  load.relations = needs.relations;
   load.probes = options.probes;
   auto data = std::make_unique<EvalData>();
   data->split = load_split(data_dir, split, load);

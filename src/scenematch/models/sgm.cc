@@ -66,7 +66,10 @@ class Sgm : public Matcher {
   Sgm(const Config& config, const Vocab& vocab) : Matcher(config) {
     embed_size_ = cfg_get<int64_t>(config_, "embed_size");
     word_dim_ = cfg_get<int64_t>(config_, "word_dim");
-    relation_level_ = cfg_get<bool>(config_, "relation_level");
+    relations_ = parse_relation_source(cfg_get<std::string>(config_, "relations", "auto"), "config key 'relations'");
+    // Checkpoints from before the `relations` key turned the relation branch off with relation_level=false.
+    if (!cfg_get<bool>(config_, "relation_level", true)) relations_ = RelationSource::None;
+    relation_level_ = relations_ != RelationSource::None;
     const int64_t feature_dim = cfg_get<int64_t>(config_, "feature_dim");
 
     // Textual scene graph encoder (Eqs. 4-5): W_e, the word-level BiGRU, and a separate path-level BiGRU.
@@ -100,7 +103,8 @@ class Sgm : public Matcher {
   DataNeeds needs() const override {
     DataNeeds n;
     n.parses = true;
-    n.scene_graphs = true;
+    n.scene_graphs = true;  // also with relations=none: the object labels of S_vsg.jsonl, when it exists
+    n.relations = relations_;
     return n;
   }
 
@@ -204,6 +208,7 @@ class Sgm : public Matcher {
 
  private:
   int64_t embed_size_ = 0, word_dim_ = 0;
+  RelationSource relations_ = RelationSource::Auto;
   bool relation_level_ = true;
   WordEncoder words_{nullptr}, paths_{nullptr};
   torch::nn::Embedding object_labels_{nullptr}, predicate_labels_{nullptr};
@@ -212,7 +217,9 @@ class Sgm : public Matcher {
 
 Config sgm_preset(const std::string& preset) {
   Config cfg = base_preset(preset);
-  cfg["relation_level"] = true;  // false gives the paper's OOM ablation (object level only)
+  // Where the visual relations come from: auto (S_vsg.jsonl, else derived from boxes, else from features),
+  // given, boxes, features, or none (object level only: the paper's OOM ablation).
+  cfg["relations"] = "auto";
   if (preset == "paper") {
     // Sec. 4.2: encoders 1024-d, word vectors 300-d, Adam, batch 200, lr 2e-4 on Flickr30K (5e-4 on COCO),
     // margin 0.2. Epochs, schedule and clipping are not given: the SCAN-family values of base_preset stay.

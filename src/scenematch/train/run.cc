@@ -70,6 +70,12 @@ TrainSummary run_training(const TrainRequest& r) {
     bundle.config["feature_dim"] = feature_dim(r.data_dir);
     bundle.config["seed"] = 0;
     apply_overrides(bundle.config, r.overrides);
+    // A model that reads visual relations fixes their source when training starts, so its checkpoint is
+    // evaluated on relations made the same way (and `info` can say which).
+    if (bundle.config.contains("relations"))
+      bundle.config["relations"] = relation_source_name(resolve_relation_source(
+          r.data_dir, "train",
+          parse_relation_source(cfg_get<std::string>(bundle.config, "relations"), "--set relations")));
     bundle.vocab = dataset_vocab(r.data_dir, cfg_get<int>(bundle.config, "vocab_min_count", 1));
     torch::manual_seed(cfg_get<uint64_t>(bundle.config, "seed"));
     bundle.model = make_matcher(bundle.name, bundle.config, bundle.vocab);
@@ -85,6 +91,8 @@ TrainSummary run_training(const TrainRequest& r) {
   data_options.threads = r.threads;
   auto train = load_eval_data(r.data_dir, "train", bundle.vocab, needs, data_options);
   auto dev = load_eval_data(r.data_dir, r.val_split, bundle.vocab, needs, data_options);
+  if (r.verbose && needs.scene_graphs)
+    std::fprintf(stderr, "relations: %s\n", describe_relation_source(train->split.relation_source));
   Trainer trainer(bundle, *train->batcher, *dev->batcher, TrainerOptions{r.out_dir, r.verbose});
   if (checkpoint) trainer.restore(*checkpoint);
   return trainer.run();
