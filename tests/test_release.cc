@@ -11,6 +11,7 @@
 #include "scenematch/core/error.h"
 #include "scenematch/data/dataset.h"
 #include "scenematch/data/tokenizer.h"
+#include "scenematch/data/vocab.h"
 
 using namespace sm;
 
@@ -90,5 +91,54 @@ TEST(Tokenizer, MatchesNltkOnRealCaptionFiles) {
     }
     std::cout << name << ": " << same << " / " << lines.size() << " captions tokenised as NLTK does\n";
     EXPECT_EQ(same, static_cast<int>(lines.size()));
+  }
+}
+
+TEST(Vocab, ReadsReleaseFormat) {
+  Json j = {{"word2idx", {{"<pad>", 0}, {"<start>", 1}, {"<end>", 2}, {"<unk>", 3}, {"dog", 4}}},
+            {"idx2word", {{"0", "<pad>"}, {"1", "<start>"}, {"2", "<end>"}, {"3", "<unk>"}, {"4", "dog"}}},
+            {"idx", 5}};
+  Vocab v = Vocab::from_release_json(j, "v.json");
+  EXPECT_EQ(v.caption_ids({"dog", "cat"}), (std::vector<int64_t>{1, 4, 3, 2}));
+  Vocab back = Vocab::from_json(v.to_json());  // as stored in a checkpoint
+  EXPECT_EQ(back.caption_ids({"dog"}), (std::vector<int64_t>{1, 4, 2}));
+  Json bad = j;
+  bad["word2idx"]["<unk>"] = 5;
+  EXPECT_THROW(Vocab::from_release_json(bad, "v.json"), Error);
+  bad = j;
+  bad["idx2word"]["4"] = "cat";
+  try {
+    Vocab::from_release_json(bad, "v.json");
+    FAIL() << "a disagreeing idx2word was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("v.json: idx2word['4']"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Vocab, RealReleaseFiles) {
+  REQUIRE_SHARED(real, "real");
+  Vocab f30k = Vocab::load(real + "/f30k_precomp_vocab.json");
+  EXPECT_EQ(f30k.size(), 8480);
+  EXPECT_TRUE(f30k.wraps());
+  EXPECT_EQ(f30k.unk_id(), 3);
+  EXPECT_GT(Vocab::load(real + "/coco_precomp_vocab.json").size(), 10000);
+}
+
+// Token ids equal those the authors' loaders fed the models.
+TEST(Vocab, FixtureTokenIds) {
+  REQUIRE_SHARED(parity, "parity");
+  for (const std::string fixture :
+       {"gsmn_dense/f30k_precomp", "gsmn_sparse/f30k_precomp", "vse_infty_bigru/f30k/precomp"}) {
+    const std::string root = parity + "/" + fixture.substr(0, fixture.find('/'));
+    Vocab vocab = Vocab::load(root + "/vocab/f30k_precomp_vocab.json");
+    std::vector<std::string> captions = read_caption_lines(parity + "/" + fixture + "/test_caps.txt");
+    std::ifstream tokens(root + "/tokens.txt");
+    for (size_t i = 0; i < captions.size(); ++i) {
+      std::string line;
+      ASSERT_TRUE(std::getline(tokens, line)) << root << "/tokens.txt ends at line " << i;
+      std::vector<int64_t> expected;
+      for (const auto& w : split(line)) expected.push_back(std::stoll(w));
+      EXPECT_EQ(vocab.caption_ids(tokenize(captions[i])), expected) << fixture << " caption " << i;
+    }
   }
 }

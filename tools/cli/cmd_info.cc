@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "command.h"
 #include "scenematch/data/dataset.h"
@@ -31,6 +32,8 @@ const char* dtype_name(NpyDType d) {
       return "int64";
     case NpyDType::Int32:
       return "int32";
+    case NpyDType::Float64:
+      return "float64";
   }
   return "?";
 }
@@ -50,7 +53,35 @@ Json checkpoint_info(const std::string& path) {
   if (state.contains("best_rsum")) info["best_rsum"] = state["best_rsum"];
   if (state.contains("best_epoch")) info["best_epoch"] = state["best_epoch"];
   if (state.contains("log") && !state["log"].empty()) info["last_epoch"] = state["log"].back();
+  if (state.contains("imported")) info["imported"] = state["imported"];
   return info;
+}
+
+bool ends_without_newline(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() == 0) return false;
+  in.seekg(-1, std::ios::end);
+  return in.get() != '\n';
+}
+
+// What in the authors' folders differs from docs/DATA_FORMAT.md, and how it is read.
+Json release_notes(const std::string& prefix, const std::string& split, int64_t images, int64_t captions) {
+  Json notes = Json::array();
+  if (ends_without_newline(prefix + "caps.txt"))
+    notes.push_back(prefix + "caps.txt: last line has no newline (read as a caption)");
+  if (exists(prefix + "ims_size.npy") && read_image_sizes(prefix + "ims_size.npy").release_dicts)
+    notes.push_back(prefix +
+                    "ims_size.npy: GSMN's object array of {'image_w', 'image_h'} dicts (read without unpickling)");
+  for (const char* f : {"precaps_stan.txt", "caps.json"})
+    if (exists(prefix + f))
+      notes.push_back(
+          prefix + f +
+          ": GSMN's precomputed word ids / dependency pairs (not read; captions are tokenised from caps.txt)");
+  if (split == "dev" && captions > 5000)
+    notes.push_back(cat("dev has ", images, " images and ", captions,
+                        " captions; the SCAN/GSMN/VSE∞ loaders evaluate only "
+                        "the first 5,000 captions (1,000 images) of dev, scenematch uses them all"));
+  return notes;
 }
 
 Json dataset_info(const std::string& dir) {
@@ -70,6 +101,7 @@ Json dataset_info(const std::string& dir) {
     for (const char* suffix : {"ims_bbx.npy", "ims_size.npy", "vsg.jsonl", "vsg_rel.npy", "probes.jsonl"})
       if (exists(prefix + suffix)) optional.push_back(std::string(name) + "_" + suffix);
     s["optional_files"] = optional;
+    s["notes"] = release_notes(prefix, name, shape[0], captions);
     splits[name] = s;
   }
   if (splits.empty()) fail(dir, ": no split found (expected train_ims.npy + train_caps.txt, dev_..., test_...)");
@@ -100,6 +132,7 @@ void print_dataset(const Json& j) {
                 s["captions_per_image"].dump().c_str());
     for (const auto& f : s["optional_files"]) std::printf(" +%s", f.get<std::string>().c_str());
     std::printf("\n");
+    for (const auto& n : s["notes"]) std::printf("    note: %s\n", n.get<std::string>().c_str());
   }
 }
 

@@ -28,6 +28,7 @@ size_t itemsize(NpyDType d) {
     case NpyDType::Float16:
       return 2;
     case NpyDType::Int64:
+    case NpyDType::Float64:
       return 8;
   }
   return 0;
@@ -43,6 +44,8 @@ torch::ScalarType scalar_type(NpyDType d) {
       return torch::kLong;
     case NpyDType::Int32:
       return torch::kInt;
+    case NpyDType::Float64:
+      return torch::kDouble;
   }
   return torch::kFloat;
 }
@@ -157,11 +160,12 @@ NpyDType dtype_from_descr(const std::string& path, const std::string& descr) {
   if (descr == "<f2") return NpyDType::Float16;
   if (descr == "<i8") return NpyDType::Int64;
   if (descr == "<i4") return NpyDType::Int32;
+  if (descr == "<f8") return NpyDType::Float64;  // similarity matrices saved by other codebases
   if (!descr.empty() && descr[0] == '>')
     fail(path, ": big-endian dtype '", descr, "' is not supported; save it little-endian (arr.astype('<f4'))");
   if (descr.find('O') != std::string::npos)
     fail(path, ": object dtype (pickled data) is not supported; save a numeric array");
-  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <i8 or <i4)");
+  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <f8, <i8 or <i4)");
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {

@@ -10,7 +10,7 @@
 
 namespace sm {
 
-enum class NpyDType { Float32, Float16, Int64, Int32 };
+enum class NpyDType { Float32, Float16, Int64, Int32, Float64 };
 
 class NpyArray {
  public:
