@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev            # tensors, autograd, GRUs, optimizers
+  python3-torch           # `scenematch import` only: reads the authors' torch.save checkpoints once
   libopenblas0-openmp     # 13x faster than the reference BLAS LibTorch links by default
   libblas-dev             # cblas.h and libblas.so (OpenBLAS through the alternative) for GSMN's CPU engine
   liblink-grammar-dev link-grammar-dictionaries-en   # caption parsing

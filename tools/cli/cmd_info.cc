@@ -72,11 +72,11 @@ Json release_notes(const std::string& prefix, const std::string& split, int64_t 
   if (exists(prefix + "ims_size.npy") && read_image_sizes(prefix + "ims_size.npy").release_dicts)
     notes.push_back(prefix +
                     "ims_size.npy: GSMN's object array of {'image_w', 'image_h'} dicts (read without unpickling)");
-  for (const char* f : {"precaps_stan.txt", "caps.json"})
-    if (exists(prefix + f))
-      notes.push_back(
-          prefix + f +
-          ": GSMN's precomputed word ids / dependency pairs (not read; captions are tokenised from caps.txt)");
+  if (exists(prefix + "precaps_stan.txt"))
+    notes.push_back(prefix +
+                    "precaps_stan.txt: GSMN's precomputed word ids (not read: tokenising caps.txt gives the same ids)");
+  if (exists(prefix + "caps.json"))
+    notes.push_back(prefix + "caps.json: GSMN's dependency pairs (not read: the released structure never uses them)");
   if (split == "dev" && captions > 5000)
     notes.push_back(cat("dev has ", images, " images and ", captions,
                         " captions; the SCAN/GSMN/VSE∞ loaders evaluate only "
