@@ -409,3 +409,29 @@ TEST(VseInftyRelease, ScoresAsTheAuthorsCode) {
   expect_recalls(recall_metrics(sims, md.split().captions_per_image), recall, "vse_infty_bigru");
   expect_ranks(sims, recall, "vse_infty_bigru");
 }
+
+// info names what differs in the authors' folders.
+TEST(ReleaseData, InfoReportsEachCase) {
+  REQUIRE_SHARED(parity, "parity");
+  auto r = sm::testing::run_cli(cat("info '", parity, "/gsmn_dense/f30k_precomp'"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("test_ims_size.npy: GSMN's object array of {'image_w', 'image_h'} dicts"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("test_precaps_stan.txt: GSMN's precomputed word ids"), std::string::npos) << r.out;
+
+  // Flickr30K's dev shape (1,014 images, 5,070 captions), last caption without a newline.
+  const std::string dir = temp_path("f30k_dev");
+  std::filesystem::create_directories(dir);
+  write_npy(dir + "/dev_ims.npy", torch::zeros({1014, 2, 4}));
+  std::string caps;
+  for (int i = 0; i < 5070; ++i) caps += i ? "\na dog ." : "a dog .";
+  write_file_atomic(dir + "/dev_caps.txt", caps);
+  r = sm::testing::run_cli(cat("info '", dir, "'"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("dev_caps.txt: last line has no newline"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dev has 1014 images and 5070 captions; the SCAN/GSMN/VSE∞ loaders evaluate only the first "
+                       "5,000 captions"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(load_split(dir, "dev").num_captions(), 5070);
+}

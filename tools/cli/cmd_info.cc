@@ -114,6 +114,11 @@ void print_checkpoint(const Json& j) {
   std::printf("  parameters %s, vocabulary %s words, %s\n", j["parameters"].dump().c_str(),
               j["vocab_size"].dump().c_str(),
               j["resumable"].get<bool>() ? "resumable (has optimizer state)" : "weights only");
+  if (j.contains("imported"))
+    std::printf("  imported from %s's release %s (its epoch %s, best rSum %s)\n",
+                j["imported"]["from"].get<std::string>().c_str(),
+                j["imported"]["checkpoint"].get<std::string>().c_str(), j["imported"]["epoch"].dump().c_str(),
+                j["imported"]["best_rsum"].dump().c_str());
   if (j.contains("epoch"))
     std::printf("  trained %s epochs; best validation rSum %.2f at epoch %s\n", j["epoch"].dump().c_str(),
                 j.value("best_rsum", 0.0), j.value("best_epoch", Json()).dump().c_str());
