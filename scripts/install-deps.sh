@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   clang-format            # the style check CI runs (scripts/format.sh --check)
   libtorch-dev            # tensors, autograd, GRUs, optimizers
+  python3-torch           # `scenematch import` only: reads the authors' torch.save checkpoints once
   libopenblas0-openmp     # 13x faster than the reference BLAS LibTorch links by default
   libblas-dev             # cblas.h and libblas.so (OpenBLAS through the alternative) for GSMN's CPU engine
   liblink-grammar-dev link-grammar-dictionaries-en   # caption parsing

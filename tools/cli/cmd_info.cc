@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "command.h"
 #include "scenematch/data/dataset.h"
@@ -40,7 +41,35 @@ Json checkpoint_info(const std::string& path) {
   if (state.contains("best_rsum")) info["best_rsum"] = state["best_rsum"];
   if (state.contains("best_epoch")) info["best_epoch"] = state["best_epoch"];
   if (state.contains("log") && !state["log"].empty()) info["last_epoch"] = state["log"].back();
+  if (state.contains("imported")) info["imported"] = state["imported"];
   return info;
+}
+
+bool ends_without_newline(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() == 0) return false;
+  in.seekg(-1, std::ios::end);
+  return in.get() != '\n';
+}
+
+// What in the authors' folders differs from docs/DATA_FORMAT.md, and how it is read.
+Json release_notes(const std::string& prefix, const std::string& split, int64_t images, int64_t captions) {
+  Json notes = Json::array();
+  if (ends_without_newline(prefix + "caps.txt"))
+    notes.push_back(prefix + "caps.txt: last line has no newline (read as a caption)");
+  if (exists(prefix + "ims_size.npy") && read_image_sizes(prefix + "ims_size.npy").release_dicts)
+    notes.push_back(prefix +
+                    "ims_size.npy: GSMN's object array of {'image_w', 'image_h'} dicts (read without unpickling)");
+  if (exists(prefix + "precaps_stan.txt"))
+    notes.push_back(prefix +
+                    "precaps_stan.txt: GSMN's precomputed word ids (not read: tokenising caps.txt gives the same ids)");
+  if (exists(prefix + "caps.json"))
+    notes.push_back(prefix + "caps.json: GSMN's dependency pairs (not read: the released structure never uses them)");
+  if (split == "dev" && captions > 5000)
+    notes.push_back(cat("dev has ", images, " images and ", captions,
+                        " captions; the SCAN/GSMN/VSE∞ loaders evaluate only "
+                        "the first 5,000 captions (1,000 images) of dev, scenematch uses them all"));
+  return notes;
 }
 
 Json dataset_info(const std::string& dir) {
@@ -62,6 +91,7 @@ Json dataset_info(const std::string& dir) {
     s["optional_files"] = optional;
     // What a model reading visual relations (SGM) takes from this split by default.
     s["relations"] = describe_relation_source(resolve_relation_source(dir, name, RelationSource::Auto));
+    s["notes"] = release_notes(prefix, name, shape[0], captions);
     splits[name] = s;
   }
   if (splits.empty()) fail(dir, ": no split found (expected train_ims.npy + train_caps.txt, dev_..., test_...)");
@@ -75,6 +105,11 @@ void print_checkpoint(const Json& j) {
               j["vocab_size"].dump().c_str(),
               j["resumable"].get<bool>() ? "resumable (has optimizer state)" : "weights only");
   if (j.contains("relations")) std::printf("  relations: %s\n", j["relations"].get<std::string>().c_str());
+  if (j.contains("imported"))
+    std::printf("  imported from %s's release %s (its epoch %s, best rSum %s)\n",
+                j["imported"]["from"].get<std::string>().c_str(),
+                j["imported"]["checkpoint"].get<std::string>().c_str(), j["imported"]["epoch"].dump().c_str(),
+                j["imported"]["best_rsum"].dump().c_str());
   if (j.contains("epoch"))
     std::printf("  trained %s epochs; best validation rSum %.2f at epoch %s\n", j["epoch"].dump().c_str(),
                 j.value("best_rsum", 0.0), j.value("best_epoch", Json()).dump().c_str());
@@ -93,6 +128,7 @@ void print_dataset(const Json& j) {
                 s["captions_per_image"].dump().c_str());
     for (const auto& f : s["optional_files"]) std::printf(" +%s", f.get<std::string>().c_str());
     std::printf("; relations %s\n", s["relations"].get<std::string>().c_str());
+    for (const auto& n : s["notes"]) std::printf("    note: %s\n", n.get<std::string>().c_str());
   }
 }
 

@@ -67,10 +67,11 @@ CaptionBatch build_captions(const Vocab& vocab, const DataNeeds& needs, const st
   const int64_t B = b.size();
   std::vector<Ids> tokens(B);
   for (int64_t k = 0; k < B; ++k) {
-    tokens[k] = word_ids(vocab, graphs[k]->tokens);
-    if (tokens[k].empty()) fail(name(k), " has no tokens");
-    if (std::all_of(tokens[k].begin(), tokens[k].end(), [](int64_t t) { return t == Vocab::kUnk; }))
+    const Ids words = word_ids(vocab, graphs[k]->tokens);
+    if (words.empty()) fail(name(k), " has no tokens");
+    if (std::all_of(words.begin(), words.end(), [&](int64_t t) { return t == vocab.unk_id(); }))
       fail(name(k), " has only unknown words");
+    tokens[k] = vocab.caption_ids(graphs[k]->tokens);
   }
   int64_t L = 1;
   for (const auto& t : tokens) L = std::max<int64_t>(L, static_cast<int64_t>(t.size()));
@@ -86,16 +87,17 @@ CaptionBatch build_captions(const Vocab& vocab, const DataNeeds& needs, const st
   auto pos = b.pos.accessor<int64_t, 2>();
   auto adj = b.adjacency.accessor<float, 3>();
   std::vector<std::vector<Ids>> triplets(B);
+  const int64_t first = vocab.wraps() ? 1 : 0;  // token positions after <start>
   for (int64_t k = 0; k < B; ++k) {
     const CaptionGraph& g = *graphs[k];
     const int64_t n = static_cast<int64_t>(g.tokens.size());
     if (static_cast<int64_t>(g.pos.size()) != n)
       fail(name(k), " has ", g.pos.size(), " POS tags for ", n, " tokens (stale parse cache?)");
-    for (int64_t t = 0; t < n; ++t) pos[k][t] = static_cast<int64_t>(g.pos[t]) + 1;
+    for (int64_t t = 0; t < n; ++t) pos[k][first + t] = static_cast<int64_t>(g.pos[t]) + 1;
     for (const auto& [i, j] : g.edges) {
       if (i < 0 || j < 0 || i >= n || j >= n || i == j)
         fail(name(k), " has a dependency edge (", i, ", ", j, ") outside its ", n, " tokens");
-      adj[k][i][j] = adj[k][j][i] = 1;
+      adj[k][first + i][first + j] = adj[k][first + j][first + i] = 1;
     }
     for (const auto& r : g.relations) {
       Ids words = phrase_ids(vocab, r.subject);
@@ -143,6 +145,29 @@ int64_t Batcher::caption_length(int64_t caption_id) const {
   return static_cast<int64_t>(graphs_[caption_id].tokens.size());
 }
 
+// GSMN's release evaluation (evaluation.evalrank, not 5-fold): its dataset
+// divides an image's stored boxes by the image size in place on every access
+// and the loader reads each caption's row twice, so caption row r (image
+// k = r / 5, loader batch r / B) holds the pixel boxes divided
+// 5 + min(5, (r / B + 1) B - 5k) times; image i is then scored with row i,
+// the boxes of image i / 5. Each division is float32, as NumPy's in place.
+torch::Tensor Batcher::release_eval_boxes(const std::vector<int64_t>& image_ids) const {
+  const int64_t B = release_box_batch_;
+  if (split_.captions_per_image != 5)
+    fail(split_.file("caps.txt"), ": the release's box handling assumes 5 captions per image");
+  std::vector<int64_t> sources;
+  for (int64_t i : image_ids) sources.push_back(i / 5);
+  auto boxes = split_.boxes->gather(sources);
+  auto scale = split_.sizes->wh.index_select(0, torch::tensor(sources)).repeat({1, 2}).unsqueeze(1);
+  for (size_t n = 0; n < image_ids.size(); ++n) {
+    const int64_t r = image_ids[n], k = sources[n];
+    const int64_t times = 5 + std::min<int64_t>(5, (r / B + 1) * B - 5 * k);
+    auto row = boxes[n];
+    for (int64_t t = 0; t < times; ++t) row.div_(scale[n]);
+  }
+  return boxes;
+}
+
 ImageBatch Batcher::images(const std::vector<int64_t>& image_ids) const {
   ImageBatch b;
   b.ids = image_ids;
@@ -153,10 +178,12 @@ ImageBatch Batcher::images(const std::vector<int64_t>& image_ids) const {
   check_finite(b.features, split_.images.path(), image_ids);
   b.region_mask = torch::ones({B, b.features.size(1)}, torch::kBool);
 
-  if (needs_.boxes) {
+  if (needs_.boxes && release_box_batch_ > 0) {
+    b.boxes = release_eval_boxes(image_ids);
+  } else if (needs_.boxes) {
     auto boxes = split_.boxes->gather(image_ids);
-    auto sizes = split_.sizes->gather(image_ids);    // (B, 2) width, height
-    auto scale = sizes.repeat({1, 2}).unsqueeze(1);  // (B, 1, 4) w, h, w, h
+    auto sizes = split_.sizes->wh.index_select(0, torch::tensor(image_ids));  // (B, 2) width, height
+    auto scale = sizes.repeat({1, 2}).unsqueeze(1);                           // (B, 1, 4) w, h, w, h
     // The loader accepts corners up to 1 px outside the image; clamping keeps
     // the promised [0, 1] range.
     b.boxes = (boxes / scale).clamp(0, 1);

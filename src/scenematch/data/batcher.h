@@ -25,6 +25,10 @@ class Batcher {
   // caption ids (the image of caption c is split.image_of_caption(c)).
   std::vector<std::vector<int64_t>> epoch(int64_t batch_size, std::mt19937_64& rng) const;
 
+  // Boxes as GSMN's release evaluation feeds them (release_eval_boxes in
+  // batcher.cc); `loader_batch` is the checkpoint's batch_size. 0: off.
+  void set_release_eval_boxes(int64_t loader_batch) { release_box_batch_ = loader_batch; }
+
   int64_t caption_length(int64_t caption_id) const;  // tokens of the split's caption
   const Split& split() const { return split_; }
   const Vocab& vocab() const { return vocab_; }
@@ -34,6 +38,8 @@ class Batcher {
   const Vocab& vocab_;
   const std::vector<CaptionGraph>& graphs_;
   DataNeeds needs_;
+  int64_t release_box_batch_ = 0;
+  torch::Tensor release_eval_boxes(const std::vector<int64_t>& image_ids) const;
 };
 
 }  // namespace sm

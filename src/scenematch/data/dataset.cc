@@ -102,8 +102,8 @@ void check_count(const std::string& file_a, int64_t count_a, const std::string& 
 
 // Boxes are small ((N, R, 4) floats): validated in full at load time.
 void check_boxes(const Split& s) {
-  const std::string bbx = s.boxes->path(), size = s.sizes->path();
-  auto sizes = s.sizes->rows(0, s.sizes->rows());
+  const std::string bbx = s.boxes->path(), size = s.sizes->path;
+  const auto& sizes = s.sizes->wh;
   auto boxes = s.boxes->rows(0, s.boxes->rows());
   auto sz = sizes.accessor<float, 2>();
   auto bx = boxes.accessor<float, 3>();
@@ -160,14 +160,13 @@ void load_boxes(Split& s) {
     if (!file_exists(s.file(f)))
       fail(s.file(f), ": missing; it is needed by models that use region geometry (GSMN, SGM)");
   s.boxes = open_shaped(s.file("ims_bbx.npy"), 3, "(N, R, 4)");
-  s.sizes = open_shaped(s.file("ims_size.npy"), 2, "(N, 2)");
+  s.sizes = read_image_sizes(s.file("ims_size.npy"));
   check_count(s.images.path(), s.num_images(), s.boxes->path(), s.boxes->rows(), "images");
-  check_count(s.images.path(), s.num_images(), s.sizes->path(), s.sizes->rows(), "images");
+  check_count(s.images.path(), s.num_images(), s.sizes->path, s.sizes->wh.size(0), "images");
   if (s.boxes->shape()[1] != s.images.shape()[1])
     fail(s.boxes->path(), ": ", s.boxes->shape()[1], " boxes per image, ", s.images.path(), " has ",
          s.images.shape()[1], " regions");
   if (s.boxes->shape()[2] != 4) fail(s.boxes->path(), ": expected 4 coordinates per box (x1, y1, x2, y2)");
-  if (s.sizes->shape()[1] != 2) fail(s.sizes->path(), ": expected 2 values per image (width, height)");
   check_boxes(s);
 }
 

@@ -35,6 +35,15 @@ struct Probe {
   std::string subset;
 };
 
+// S_ims_size.npy: float32 (N, 2) width, height, or GSMN's release file (an
+// object array of {'image_w', 'image_h'} dicts), read without unpickling.
+struct ImageSizes {
+  std::string path;
+  torch::Tensor wh;  // (N, 2) float32
+  bool release_dicts = false;
+};
+ImageSizes read_image_sizes(const std::string& path);
+
 struct LoadOptions {
   bool boxes = false;         // require S_ims_bbx.npy and S_ims_size.npy
   bool scene_graphs = false;  // S_vsg.jsonl (S_vsg_rel.npy is read when present), or a derived graph
@@ -46,7 +55,7 @@ struct Split {
   std::string dir, name;
   NpyArray images;                            // (N, R, F)
   std::optional<NpyArray> boxes;              // (N, R, 4) pixels
-  std::optional<NpyArray> sizes;              // (N, 2) width, height
+  std::optional<ImageSizes> sizes;            // (N, 2) width, height
   std::optional<NpyArray> relation_features;  // (N, P, F)
   std::vector<std::string> captions;
   int64_t captions_per_image = 5;                         // 5 or 1, from the counts

@@ -238,7 +238,7 @@ std::vector<SceneGraph> derive_scene_graphs(const Split& split, RelationSource s
   graphs.reserve(n);
   if (source == RelationSource::Boxes) {
     if (!split.boxes || !split.sizes) fail(split.file("ims_bbx.npy"), ": boxes not loaded; cannot derive relations");
-    const torch::Tensor boxes = split.boxes->rows(0, n), sizes = split.sizes->rows(0, n);
+    const torch::Tensor boxes = split.boxes->rows(0, n), sizes = split.sizes->wh.slice(0, 0, n);
     auto size = sizes.accessor<float, 2>();
     for (int64_t i = 0; i < n; ++i) graphs.push_back(derive_from_boxes(boxes[i], size[i][0], size[i][1], options));
     return graphs;

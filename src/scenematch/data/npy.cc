@@ -28,6 +28,7 @@ size_t itemsize(NpyDType d) {
     case NpyDType::Float16:
       return 2;
     case NpyDType::Int64:
+    case NpyDType::Float64:
       return 8;
     case NpyDType::Bool:
       return 1;
@@ -46,6 +47,8 @@ const char* descr_of(NpyDType d) {
       return "<i8";
     case NpyDType::Int32:
       return "<i4";
+    case NpyDType::Float64:
+      return "<f8";
     case NpyDType::Bool:
       return "|b1";
   }
@@ -64,6 +67,8 @@ torch::ScalarType scalar_type(NpyDType d) {
       return torch::kInt;
     case NpyDType::Bool:
       return torch::kBool;
+    case NpyDType::Float64:
+      return torch::kDouble;
   }
   return torch::kFloat;
 }
@@ -179,11 +184,12 @@ NpyDType dtype_from_descr(const std::string& path, const std::string& descr) {
   if (descr == "<i8") return NpyDType::Int64;
   if (descr == "<i4") return NpyDType::Int32;
   if (descr == "|b1") return NpyDType::Bool;
+  if (descr == "<f8") return NpyDType::Float64;  // similarity matrices saved by other codebases
   if (!descr.empty() && descr[0] == '>')
     fail(path, ": big-endian dtype '", descr, "' is not supported; save it little-endian (arr.astype('<f4'))");
   if (descr.find('O') != std::string::npos)
     fail(path, ": object dtype (pickled data) is not supported; save a numeric array");
-  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <i8, <i4 or |b1)");
+  fail(path, ": unsupported dtype '", descr, "' (expected <f4, <f2, <f8, <i8, <i4 or |b1)");
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -317,6 +323,8 @@ const char* npy_dtype_name(NpyDType dtype) {
       return "int64";
     case NpyDType::Int32:
       return "int32";
+    case NpyDType::Float64:
+      return "float64";
     case NpyDType::Bool:
       return "bool";
   }
@@ -324,9 +332,11 @@ const char* npy_dtype_name(NpyDType dtype) {
 }
 
 NpyDType npy_dtype_of(torch::ScalarType type) {
-  for (NpyDType d : {NpyDType::Float32, NpyDType::Float16, NpyDType::Int64, NpyDType::Int32, NpyDType::Bool})
+  for (NpyDType d :
+       {NpyDType::Float32, NpyDType::Float16, NpyDType::Float64, NpyDType::Int64, NpyDType::Int32, NpyDType::Bool})
     if (scalar_type(d) == type) return d;
-  fail("npy: tensors of type ", c10::toString(type), " cannot be stored (float32, float16, int64, int32, bool)");
+  fail("npy: tensors of type ", c10::toString(type),
+       " cannot be stored (float32, float16, float64, int64, int32, bool)");
 }
 
 torch::Tensor NpyArray::rows(int64_t begin, int64_t end) const { return stored_rows(begin, end).to(torch::kFloat); }

@@ -11,7 +11,7 @@
 
 namespace sm {
 
-enum class NpyDType { Float32, Float16, Int64, Int32, Bool };
+enum class NpyDType { Float32, Float16, Int64, Int32, Float64, Bool };
 
 // NumPy's name of a dtype ("float32", "bool", ...), for messages and reports.
 const char* npy_dtype_name(NpyDType dtype);

@@ -1,61 +1,105 @@
 #include "scenematch/data/tokenizer.h"
 
-#include <cctype>
+#include <regex>
+#include <sstream>
 
 namespace sm {
 namespace {
 
-bool is_word_char(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
+// One substitution of NLTK's rule list. `trigger`: the rule can only match
+// when one of these bytes occurs, so most captions skip most rules.
+struct Rule {
+  std::regex pattern;
+  const char* replacement;
+  const char* trigger;
+};
 
-// Splits NLTK-style contractions off a lowercase word: "don't" -> "do" "n't",
-// "dog's" -> "dog" "'s", "they're" -> "they" "'re".
-void push_word(std::string w, std::vector<std::string>& out) {
-  if (w.empty()) return;
-  static const char* kClitics[] = {"n't", "'s", "'re", "'ve", "'ll", "'d", "'m"};
-  for (const char* c : kClitics) {
-    std::string cl(c);
-    if (w.size() > cl.size() && w.compare(w.size() - cl.size(), cl.size(), cl) == 0) {
-      out.push_back(w.substr(0, w.size() - cl.size()));
-      out.push_back(cl);
-      return;
+// UTF-8 quote characters NLTK treats as punctuation.
+#define SM_OPEN_QUOTES "\xc2\xab|\xe2\x80\x9c|\xe2\x80\x98|\xe2\x80\x9e"  // « “ ‘ „
+#define SM_CLOSE_QUOTES "\xc2\xbb|\xe2\x80\x9d|\xe2\x80\x99"              // » ” ’
+#define SM_QUOTE_BYTES "\xc2\xe2"  // lead bytes of those quotes
+
+// NLTK's regexes in its order (starting quotes, punctuation, brackets, double
+// dashes, then ending quotes and contractions on the text padded with spaces).
+// The input is lowercase, so NLTK's case-insensitive variants reduce to these.
+const std::vector<Rule>& leading_rules() {
+  static const std::vector<Rule> rules = {
+      {std::regex("(" SM_OPEN_QUOTES "|`+)"), " $1 ", "`" SM_QUOTE_BYTES},
+      {std::regex("^\""), "``", "\""},
+      {std::regex("(``)"), " $1 ", "`"},
+      {std::regex("([ \\(\\[{<])(\"|'{2})"), "$1 `` ", "\"'"},
+      {std::regex("(')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b"), "$1 $2", "'"},
+      {std::regex("([^\\.])(\\.)((?:[\\]\\)}>\"' ]|" SM_CLOSE_QUOTES ")*)\\s*$"), "$1 $2 $3 ", "."},
+      {std::regex("([:,])([^\\d])"), " $1 $2", ":,"},
+      {std::regex("([:,])$"), " $1 ", ":,"},
+      {std::regex("\\.{2,}"), " $& ", "."},
+      {std::regex("[;@#$%&]"), " $& ", ";@#$%&"},
+      {std::regex("([^\\.])(\\.)([\\]\\)}>\"']*)\\s*$"), "$1 $2$3 ", "."},
+      {std::regex("[?!]"), " $& ", "?!"},
+      {std::regex("([^'])' "), "$1 ' ", "'"},
+      {std::regex("[*]"), " $& ", "*"},
+      {std::regex("[\\]\\[\\(\\)\\{\\}<>]"), " $& ", "[](){}<>"},
+      {std::regex("--"), " -- ", "-"},
+  };
+  return rules;
+}
+
+const std::vector<Rule>& trailing_rules() {
+  static const std::vector<Rule> rules = {
+      {std::regex("(" SM_CLOSE_QUOTES ")"), " $1 ", SM_QUOTE_BYTES},
+      {std::regex("''"), " '' ", "'"},
+      {std::regex("\""), " '' ", "\""},
+      {std::regex("([^' ])('s|'m|'d|') "), "$1 $2 ", "'"},
+      {std::regex("([^' ])('ll|'re|'ve|n't) "), "$1 $2 ", "'"},
+      // MacIntyre's contractions, as NLTK lists them.
+      {std::regex("\\b(can)(not)\\b"), " $1 $2 ", "c"},
+      {std::regex("\\b(d)('ye)\\b"), " $1 $2 ", "'"},
+      {std::regex("\\b(gim)(me)\\b"), " $1 $2 ", "g"},
+      {std::regex("\\b(gon)(na)\\b"), " $1 $2 ", "g"},
+      {std::regex("\\b(got)(ta)\\b"), " $1 $2 ", "g"},
+      {std::regex("\\b(lem)(me)\\b"), " $1 $2 ", "l"},
+      {std::regex("\\b(more)('n)\\b"), " $1 $2 ", "'"},
+      {std::regex("\\b(wan)(na)(?=\\s)"), " $1 $2 ", "w"},
+      {std::regex(" ('t)(is)\\b"), " $1 $2 ", "'"},
+      {std::regex(" ('t)(was)\\b"), " $1 $2 ", "'"},
+  };
+  return rules;
+}
+
+void apply(const std::vector<Rule>& rules, std::string& text) {
+  for (const Rule& r : rules)
+    if (text.find_first_of(r.trigger) != std::string::npos) text = std::regex_replace(text, r.pattern, r.replacement);
+}
+
+// Python's str.lower() for ASCII and the Latin-1 capitals (U+00C0..U+00DE but
+// U+00D7), the non-ASCII capitals captions contain in practice.
+std::string lowercase(const std::string& s) {
+  std::string out = s;
+  for (size_t i = 0; i < out.size(); ++i) {
+    unsigned char c = out[i];
+    if (c >= 'A' && c <= 'Z') {
+      out[i] = static_cast<char>(c - 'A' + 'a');
+    } else if (c == 0xc3 && i + 1 < out.size()) {
+      unsigned char d = out[i + 1];
+      if (d >= 0x80 && d <= 0x9e && d != 0x97) out[i + 1] = static_cast<char>(d + 0x20);
+      ++i;
     }
   }
-  out.push_back(std::move(w));
+  return out;
 }
 
 }  // namespace
 
 std::vector<std::string> tokenize(const std::string& caption) {
+  std::string text = lowercase(caption);
+  apply(leading_rules(), text);
+  text = " " + text + " ";
+  apply(trailing_rules(), text);
   std::vector<std::string> out;
-  std::string word;
-  const size_t n = caption.size();
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char c = caption[i];
-    if (is_word_char(c)) {
-      word += static_cast<char>(std::tolower(c));
-      continue;
-    }
-    bool inner = !word.empty() && i + 1 < n && is_word_char(static_cast<unsigned char>(caption[i + 1]));
-    // Apostrophes inside words stay (clitics are split after), as do hyphens
-    // ("t-shirt") and decimal points/commas between digits ("1.5").
-    if (inner && (c == '\'' || c == '-')) {
-      word += static_cast<char>(c);
-      continue;
-    }
-    if (inner && (c == '.' || c == ',') && std::isdigit(static_cast<unsigned char>(word.back())) &&
-        std::isdigit(static_cast<unsigned char>(caption[i + 1]))) {
-      word += static_cast<char>(c);
-      continue;
-    }
-    push_word(std::move(word), out);
-    word.clear();
-    if (!std::isspace(c)) out.emplace_back(1, static_cast<char>(c));
-  }
-  push_word(std::move(word), out);
+  std::istringstream words(text);
+  for (std::string w; words >> w;) out.push_back(std::move(w));
   return out;
 }
-
-
 
 CaptionGraph tokens_only(const std::string& caption) {
   CaptionGraph g;

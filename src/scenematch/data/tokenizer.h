@@ -1,6 +1,6 @@
-// Caption tokenisation, the same rule as the field's NLTK word_tokenize on
-// plain English captions, lowercased: words split on whitespace, punctuation
-// split off as its own token, "n't" and "'s"-style clitics split from the word.
+// Caption tokenisation: NLTK's word_tokenize (NLTKWordTokenizer, NLTK 3.8) on
+// the lowercased caption taken as one sentence, the tokenizer of SCAN, GSMN
+// and VSE∞, so token ids match the authors' loaders and released vocabularies.
 #pragma once
 #include <string>
 #include <vector>

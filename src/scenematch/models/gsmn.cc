@@ -130,6 +130,7 @@ class GsmnMatcher : public Matcher {
     sparse_ = cfg_choice(config, "graph", {"sparse", "dense"}) == "sparse";
     clipped_attention_ = cfg_choice(config, "attention", {"clipped", "plain"}) == "clipped";
     gcn_tanh_ = cfg_choice(config, "gcn_activation", {"none", "tanh"}) == "tanh";
+    release_ = cfg_choice(config, "structure", {"paper", "release"}) == "release";
     if (blocks_ <= 0 || embed_size_ % blocks_ != 0)
       fail("config: key 'num_blocks' (", blocks_, ") must divide 'embed_size' (", embed_size_, ")");
     if (kernels_ <= 0 || kernel_dim_ <= 0) fail("config: keys 'gcn_kernels' and 'gcn_kernel_dim' must be positive");
@@ -138,9 +139,10 @@ class GsmnMatcher : public Matcher {
     words_ = register_module("words", WordEncoder(vocab.size(), cfg_get<int64_t>(config, "word_dim"), embed_size_));
     regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config, "feature_dim"), embed_size_));
     // Textual graph: every kernel uses the same W_e(i, j), so the K kernels of
-    // Eq. 6 stack into one t -> K*o map (A.11-3). Biases: A.11-4.
+    // Eq. 6 stack into one t -> K*o map (A.11-3). Biases: A.11-4; the release's
+    // text convolution has one (its constructor's stray argument turns it on).
     text_gcn_ = register_module(
-        "text_gcn", torch::nn::Linear(torch::nn::LinearOptions(blocks_, kernels_ * kernel_dim_).bias(false)));
+        "text_gcn", torch::nn::Linear(torch::nn::LinearOptions(blocks_, kernels_ * kernel_dim_).bias(release_)));
     // Visual graph: kernel k has its own Gaussian over (rho, theta) (A.11-2) and its own W_k.
     double bound = 1.0 / std::sqrt(double(blocks_));
     visual_gcn_ =
@@ -158,7 +160,7 @@ class GsmnMatcher : public Matcher {
   DataNeeds needs() const override {
     DataNeeds n;
     n.boxes = true;
-    n.parses = sparse_;  // only the sparse textual graph uses dependency edges
+    n.parses = sparse_ && !release_;  // only the paper's sparse textual graph uses dependency edges
     return n;
   }
 
@@ -173,7 +175,8 @@ class GsmnMatcher : public Matcher {
     Encoding e;
     e["regions"] = v;
     e["region_mask"] = mask;
-    e["graph"] = visual_edge_weights(batch.boxes.to(device(), v.scalar_type()), mask);
+    auto boxes = batch.boxes.to(device(), v.scalar_type());
+    e["graph"] = release_ ? release_kernel_mass(boxes, mask) : visual_edge_weights(boxes, mask);
     return e;
   }
 
@@ -183,6 +186,13 @@ class GsmnMatcher : public Matcher {
     auto mask = torch::arange(tokens.size(1), lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
     auto hidden = words_->forward(tokens, lengths).words;
     auto u = l2norm_padded(hidden, -1) * mask.unsqueeze(-1).to(hidden.dtype());  // A.11-7
+    Encoding e;
+    e["words"] = u;
+    e["word_mask"] = mask;
+    // The release's text convolution gets each word's own matching vector from
+    // every neighbour, with weights normalised over the neighbours: the edge
+    // weights sum to one and drop out, sparse or dense. No graph is kept.
+    if (release_) return e;
     // Eq. 1: S = row softmax of lambda U U^T over the caption's own words.
     auto logits = (lambda_ * batched_matmul(u, u.transpose(1, 2))).masked_fill(~mask.unsqueeze(1), kMaskedLogit);
     auto pair_mask = (mask.unsqueeze(2) & mask.unsqueeze(1)).to(u.dtype());
@@ -197,9 +207,6 @@ class GsmnMatcher : public Matcher {
     } else {
       weights = s;  // dense: the plain softmax, as the released code (A.11-6)
     }
-    Encoding e;
-    e["words"] = u;
-    e["word_mask"] = mask;
     e["graph"] = weights;
     return e;
   }
@@ -246,11 +253,9 @@ class GsmnMatcher : public Matcher {
   torch::Tensor pair_score(const Encoding& images, int64_t image, const Encoding& captions, int64_t caption) {
     auto region_mask = images.at("region_mask")[image];
     auto keep_r = region_mask.nonzero().squeeze(1);
-    auto v = images.at("regions")[image].index_select(0, keep_r);                          // (n, d)
-    auto w_v = images.at("graph")[image].index_select(1, keep_r).index_select(2, keep_r);  // (K, n, n)
+    auto v = images.at("regions")[image].index_select(0, keep_r);  // (n, d)
     int64_t m = captions.at("word_mask")[caption].sum().item<int64_t>();
-    auto u = captions.at("words")[caption].slice(0, 0, m);                   // (m, d)
-    auto w_t = captions.at("graph")[caption].slice(0, 0, m).slice(1, 0, m);  // (m, m)
+    auto u = captions.at("words")[caption].slice(0, 0, m);  // (m, d)
     int64_t n = v.size(0), d = embed_size_;
 
     auto s = u.matmul(v.t());  // (m, n)
@@ -267,15 +272,25 @@ class GsmnMatcher : public Matcher {
         torch::cosine_similarity(u.view({m, blocks_, d / blocks_}), c_t2i.view({m, blocks_, d / blocks_}), 2, kCosEps);
     auto x_v =
         torch::cosine_similarity(v.view({n, blocks_, d / blocks_}), c_i2t.view({n, blocks_, d / blocks_}), 2, kCosEps);
+    torch::Tensor xhat_t, xhat_v;
+    if (release_) {  // each node's own vector; per-kernel visual mass (release_kernel_mass)
+      auto mass = images.at("graph")[image].index_select(0, keep_r);  // (n, K)
+      auto y_v = x_v.matmul(visual_gcn_.view({kernels_ * kernel_dim_, blocks_}).t()).view({n, kernels_, kernel_dim_});
+      xhat_t = gcn_activation(text_gcn_->forward(x_t));
+      xhat_v = gcn_activation((y_v * mass.unsqueeze(2)).view({n, kernels_ * kernel_dim_}));
+      return text_head_->forward(xhat_t).mean() + visual_head_->forward(xhat_v).mean();
+    }
     // Eq. 6, neighbours x_j propagated with each kernel's W_k and edge weights.
+    auto w_v = images.at("graph")[image].index_select(1, keep_r).index_select(2, keep_r);  // (K, n, n)
+    auto w_t = captions.at("graph")[caption].slice(0, 0, m).slice(1, 0, m);                // (m, m)
     std::vector<torch::Tensor> t_kernels, v_kernels;
     auto text_w = text_gcn_->weight.view({kernels_, kernel_dim_, blocks_});
     for (int64_t k = 0; k < kernels_; ++k) {
       t_kernels.push_back(w_t.matmul(x_t.matmul(text_w[k].t())));
       v_kernels.push_back(w_v[k].matmul(x_v.matmul(visual_gcn_[k].t())));
     }
-    auto xhat_t = gcn_activation(torch::cat(t_kernels, 1));
-    auto xhat_v = gcn_activation(torch::cat(v_kernels, 1));
+    xhat_t = gcn_activation(torch::cat(t_kernels, 1));
+    xhat_v = gcn_activation(torch::cat(v_kernels, 1));
     // Eqs. 7-9: the mean over each graph's own nodes (A.11-5), both directions summed.
     return text_head_->forward(xhat_t).mean() + visual_head_->forward(xhat_v).mean();
   }
@@ -302,6 +317,26 @@ class GsmnMatcher : public Matcher {
     return torch::softmax(log_w, -1);
   }
 
+  // (B, R, K), the release's visual convolution: its Gaussian weights are
+  // normalised over the kernels for each pair (i, j) (NaN set to 0 first), and
+  // node i receives its own matching vector from every j, so kernel k's output
+  // is W_k x_i times S_ik = sum_j g_ijk. Centres, atan2(dx, dy) and the angle
+  // distance follow the release's arithmetic so float32 results agree.
+  torch::Tensor release_kernel_mass(const torch::Tensor& boxes, const torch::Tensor& mask) {
+    auto centre = boxes.slice(2, 0, 2) + 0.5 * (boxes.slice(2, 2, 4) - boxes.slice(2, 0, 2));
+    auto delta = centre.unsqueeze(2) - centre.unsqueeze(1);  // (B, R, R, 2): c_i - c_j
+    auto dx = delta.select(3, 0), dy = delta.select(3, 1);
+    auto rho = (dx.pow(2) + dy.pow(2)).sqrt().unsqueeze(-1);  // (B, R, R, 1)
+    auto theta = torch::atan2(dx, dy).unsqueeze(-1);
+    auto first = (theta - mu_theta_).abs();
+    auto angle = torch::min(first, (2 * kPi - first).abs());
+    auto w = torch::exp(-0.5 * (rho - mu_rho_).pow(2) / (1e-14 + sigma_rho_.pow(2))) *
+             torch::exp(-0.5 * angle.pow(2) / (1e-14 + sigma_theta_.pow(2)));  // (B, R, R, K)
+    w = w.masked_fill(torch::isnan(w), 0);
+    w = w / w.sum(3, /*keepdim=*/true);
+    return (w * mask.view({mask.size(0), 1, -1, 1}).to(w.dtype())).sum(2);
+  }
+
   TextSide text_side(const Encoding& captions) const {
     auto u = captions.at("words").contiguous();
     int64_t nc = u.size(0), len = u.size(1), db = embed_size_ / blocks_;
@@ -313,7 +348,7 @@ class GsmnMatcher : public Matcher {
     s.gram = gram.permute({0, 2, 1, 3}).reshape({nc, len, blocks_ * len}).contiguous();
     s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Nc, L, t)
     s.mask = captions.at("word_mask").contiguous();
-    s.graph = captions.at("graph");
+    if (!release_) s.graph = captions.at("graph");
     return s;
   }
 
@@ -327,7 +362,7 @@ class GsmnMatcher : public Matcher {
     s.gram = gram.permute({0, 2, 1, 3}).reshape({ni, regions, blocks_ * regions}).contiguous();
     s.norm2 = gram.diagonal(0, 2, 3).transpose(1, 2).contiguous();  // (Ni, R, t)
     s.mask = images.at("region_mask").contiguous();
-    s.graph = images.at("graph").reshape({ni, kernels_ * regions, regions});
+    s.graph = release_ ? images.at("graph") : images.at("graph").reshape({ni, kernels_ * regions, regions});
     return s;
   }
 
@@ -384,8 +419,11 @@ class GsmnMatcher : public Matcher {
       x_v = cosine(torch::stack(dot_i2t, 3).permute({1, 2, 0, 3}), v_norm2.unsqueeze(2), c2_i2t.permute({1, 2, 0, 3}));
     }
 
-    // Eq. 6 on the textual graph: sum_j W_e(i,j) x_j per caption, then the stacked kernels.
-    auto f_t = batched_matmul(txt_all.graph.slice(0, c0, c1), x_t.reshape({bc, L, bi * t})).view({bc, L, bi, t});
+    // Eq. 6 on the textual graph: sum_j W_e(i,j) x_j per caption, then the
+    // stacked kernels (the release: the node's own x_i, see encode_captions).
+    auto f_t = release_
+                   ? x_t
+                   : batched_matmul(txt_all.graph.slice(0, c0, c1), x_t.reshape({bc, L, bi * t})).view({bc, L, bi, t});
     auto node_t = text_head_->forward(gcn_activation(text_gcn_->forward(f_t)));  // (Bc, L, Bi)
     auto wmask_f = wmask.to(node_t.dtype()).unsqueeze(2);
     auto s_t2i = (node_t * wmask_f).sum(1) / wmask_f.sum(1);  // (Bc, Bi)
@@ -394,6 +432,14 @@ class GsmnMatcher : public Matcher {
     // each kernel's own edge weights.
     const int64_t K = kernels_, o = kernel_dim_;
     auto y = torch::matmul(x_v, visual_gcn_.view({K * o, t}).t());  // (Bi, R, Bc, K*o)
+    if (release_) {
+      // The release: node i's own W_k x_i scaled by its kernel mass (release_kernel_mass).
+      auto mass = vis_all.graph.slice(0, i0, i1).view({bi, R, 1, K, 1});
+      auto f_v = (y.view({bi, R, bc, K, o}) * mass).view({bi, R, bc, K * o});
+      auto node_v = visual_head_->forward(gcn_activation(f_v));
+      auto vmask_f = vmask.to(node_v.dtype()).unsqueeze(2);
+      return s_t2i.t() + (node_v * vmask_f).sum(1) / vmask_f.sum(1);
+    }
     auto y_by_kernel = y.reshape({bi, R, bc, K, o}).permute({0, 3, 1, 2, 4}).reshape({bi * K, R, bc * o});
     auto w_v = vis_all.graph.slice(0, i0, i1).reshape({bi * K, R, R});
     auto f_v =
@@ -407,7 +453,7 @@ class GsmnMatcher : public Matcher {
 
   int64_t embed_size_, blocks_, kernels_, kernel_dim_;
   double lambda_;
-  bool sparse_, clipped_attention_, gcn_tanh_;
+  bool sparse_, clipped_attention_, gcn_tanh_, release_;
   WordEncoder words_{nullptr};
   RegionProjection regions_{nullptr};
   torch::nn::Linear text_gcn_{nullptr};
@@ -436,6 +482,7 @@ Config gsmn_preset(const std::string& preset) {
   c["mlp_hidden"] = 32;
   c["attention"] = "clipped";
   c["gcn_activation"] = "none";
+  c["structure"] = "paper";  // "release": the authors' code as it runs (imported checkpoints; docs/models/gsmn.md)
   c["margin"] = 0.2;
   c["max_violation"] = true;
   c["grad_clip"] = 2.0;

@@ -165,7 +165,7 @@ std::vector<std::pair<int, int>> token_spans(const std::string& lowered, const s
   size_t at = 0;
   for (const auto& t : tokens) {
     size_t p = lowered.find(t, at);
-    if (p == std::string::npos) p = at;  // cannot happen for tokenize() output
+    if (p == std::string::npos) p = at;  // a quote tokenize() rewrote (" -> `` or '')
     spans.emplace_back(static_cast<int>(p), static_cast<int>(p + t.size()));
     at = p + t.size();
   }
