@@ -106,8 +106,9 @@ TEST(VseInfty, SumsOverNegativesDuringTheWarmUpEpoch) {
   ImageBatch imgs = random_images(5);
   CaptionBatch caps = random_captions(5, vocab.size());
   torch::Tensor scores = m->score(m->encode_images(imgs), m->encode_captions(caps));
-  const double sum = triplet_loss(scores, 0.2, false).item<double>(),
-               hardest = triplet_loss(scores, 0.2, true).item<double>();
+  auto diagonal = torch::eye(5, torch::kBool);
+  const double sum = triplet_loss(scores, diagonal, 0.2, false).item<double>(),
+               hardest = triplet_loss(scores, diagonal, 0.2, true).item<double>();
   ASSERT_GT(sum, hardest + 1e-3);
   m->begin_step(0, 0);
   EXPECT_NEAR(m->loss(imgs, caps).total.item<double>(), sum, 1e-5);
