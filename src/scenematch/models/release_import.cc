@@ -290,6 +290,23 @@ void move_gru(Mapper& m, size_t dict, const std::string& release, const std::str
 }
 
 // weight_norm(Linear) out_1 / out_2 of a GSMN graph head.
+// The model of `name` built from `config` with the release's training schedule
+// (SCAN-family option names, shared by both releases), ready for its weights.
+ModelBundle release_bundle(const Release& r, const std::string& name, Config config, const Vocab& vocab) {
+  config["margin"] = opt_value<double>(r, "margin");
+  config["grad_clip"] = opt_value<double>(r, "grad_clip");
+  config["lr"] = opt_value<double>(r, "learning_rate");
+  config["batch_size"] = opt_value<int64_t>(r, "batch_size");
+  config["epochs"] = opt_value<int64_t>(r, "num_epochs");
+  config["lr_update"] = opt_value<int64_t>(r, "lr_update");
+  ModelBundle b;
+  b.name = name;
+  b.config = config;
+  b.vocab = vocab;
+  b.model = make_matcher(name, config, vocab);
+  return b;
+}
+
 void move_head(Mapper& m, size_t dict, const std::string& ours, int64_t hidden) {
   m.move(dict, "out_1.weight_v", {hidden, hidden}, ours + ".fc1.v");
   m.move(dict, "out_1.weight_g", {hidden, 1}, ours + ".fc1.g");
@@ -338,19 +355,8 @@ ModelBundle import_gsmn(Release& r, const Vocab& vocab) {
   c["lambda"] = lambda;
   c["attention"] = "clipped";
   c["gcn_activation"] = "none";
-  c["margin"] = opt_value<double>(r, "margin");
   c["max_violation"] = opt_value<bool>(r, "max_violation");
-  c["grad_clip"] = opt_value<double>(r, "grad_clip");
-  c["lr"] = opt_value<double>(r, "learning_rate");
-  c["batch_size"] = opt_value<int64_t>(r, "batch_size");
-  c["epochs"] = opt_value<int64_t>(r, "num_epochs");
-  c["lr_update"] = opt_value<int64_t>(r, "lr_update");
-
-  ModelBundle b;
-  b.name = "gsmn";
-  b.config = c;
-  b.vocab = vocab;
-  b.model = make_matcher("gsmn", c, vocab);
+  ModelBundle b = release_bundle(r, "gsmn", c, vocab);
   Mapper m(r, *b.model);
   m.move(0, "fc.weight", {embed, img_dim}, "regions.fc.weight");
   m.move(0, "fc.bias", {embed}, "regions.fc.bias");
@@ -401,19 +407,8 @@ ModelBundle import_vse_infty(Release& r, Vocab vocab) {
   c["embed_size"] = embed;
   c["word_dim"] = word_dim;
   c["feature_dim"] = img_dim;
-  c["margin"] = opt_value<double>(r, "margin");
   c["sum_violation_epochs"] = opt_value<int64_t>(r, "vse_mean_warmup_epochs");
-  c["grad_clip"] = opt_value<double>(r, "grad_clip");
-  c["lr"] = opt_value<double>(r, "learning_rate");
-  c["batch_size"] = opt_value<int64_t>(r, "batch_size");
-  c["epochs"] = opt_value<int64_t>(r, "num_epochs");
-  c["lr_update"] = opt_value<int64_t>(r, "lr_update");
-
-  ModelBundle b;
-  b.name = "vse_infty";
-  b.config = c;
-  b.vocab = vocab;
-  b.model = make_matcher("vse_infty", c, vocab);
+  ModelBundle b = release_bundle(r, "vse_infty", c, vocab);
   Mapper m(r, *b.model);
   const int64_t half = embed / 2;
   m.move(0, "fc.weight", {embed, img_dim}, "images.fc.weight");
