@@ -16,6 +16,7 @@
 #include "scenematch/models/sgm.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 
@@ -313,8 +314,8 @@ TEST(Sgm, RelationsNoneScoresTheObjectLevelOnly) {
 
 TEST(Sgm, TrainsOnASplitWithoutSceneGraphOrBoxes) {
   namespace fs = std::filesystem;
-  const std::string root = (fs::temp_directory_path() / cat("sm_sgm_derived_", ::getpid())).string();
-  fs::remove_all(root);
+  const sm::testing::TempDir temp("sm_sgm_derived");
+  const std::string root = temp.path();
   Progress::set_enabled(false);
   set_threads(1);
   synth::SynthOptions options = synth::preset_options("tiny");
@@ -340,5 +341,4 @@ TEST(Sgm, TrainsOnASplitWithoutSceneGraphOrBoxes) {
   EXPECT_GT(s.best_rsum, 0);
   // The run fixed where its relations came from, for evaluation and `info`.
   EXPECT_EQ(read_checkpoint_header(s.best_path)["config"]["relations"], "features");
-  fs::remove_all(root);
 }
