@@ -7,6 +7,7 @@
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/models/checkpoint.h"
+#include "support/random_batches.h"
 #include "support/temp_dir.h"
 
 using namespace sm;
@@ -29,11 +30,10 @@ ModelBundle small_bundle(uint64_t seed) {
 }
 
 torch::Tensor fixed_scores(Matcher& m) {
-  torch::manual_seed(99);
-  ImageBatch imgs;
-  imgs.ids = {0, 1, 2};
-  imgs.features = torch::randn({3, 4, 8});
-  imgs.region_mask = torch::ones({3, 4}, torch::kBool);
+  sm::testing::ImageSpec spec;
+  spec.regions = 4;
+  spec.features = 8;
+  ImageBatch imgs = sm::testing::random_images(3, spec, 99);
   CaptionBatch caps;
   caps.ids = {0, 1};
   caps.tokens = torch::tensor({{2, 3, 4, 0}, {5, 6, 7, 8}}, torch::kInt64);
