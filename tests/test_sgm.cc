@@ -4,7 +4,6 @@
 // scene graph nor boxes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
