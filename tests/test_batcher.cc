@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include "scenematch/core/error.h"
 #include "scenematch/data/batcher.h"
 #include "scenematch/data/tokenizer.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -21,11 +21,6 @@ class Batching : public ::testing::Test {
   static constexpr int64_t N = 4, R = 3, F = 2;
 
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            cat("sm_test_batcher_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     features_ = torch::randn({N, R, F});
     write_npy(file("ims.npy"), features_);
     std::string caps;
@@ -45,8 +40,6 @@ class Batching : public ::testing::Test {
          "{}\n{}\n"
          "{\"objects\": [{\"region\": 1, \"label\": \"cat\"}]}\n");
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string file(const std::string& suffix) const { return dir_ + "/train_" + suffix; }
   void text(const std::string& suffix, const std::string& content) const {
     std::ofstream(file(suffix), std::ios::binary) << content;
@@ -63,7 +56,8 @@ class Batching : public ::testing::Test {
     vocab_ = Vocab::build(tokenized, 1);
   }
 
-  std::string dir_;
+  sm::testing::TempDir temp_{"sm_test_batcher"};
+  const std::string dir_ = temp_.path();
   torch::Tensor features_;
   Split split_;
   std::vector<CaptionGraph> graphs_;

@@ -7,19 +7,14 @@
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/models/checkpoint.h"
+#include "support/random_batches.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sm_test_checkpoint_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
+using sm::testing::TempDir;
 
 ModelBundle small_bundle(uint64_t seed) {
   torch::manual_seed(seed);
@@ -35,11 +30,10 @@ ModelBundle small_bundle(uint64_t seed) {
 }
 
 torch::Tensor fixed_scores(Matcher& m) {
-  torch::manual_seed(99);
-  ImageBatch imgs;
-  imgs.ids = {0, 1, 2};
-  imgs.features = torch::randn({3, 4, 8});
-  imgs.region_mask = torch::ones({3, 4}, torch::kBool);
+  sm::testing::ImageSpec spec;
+  spec.regions = 4;
+  spec.features = 8;
+  ImageBatch imgs = sm::testing::random_images(3, spec, 99);
   CaptionBatch caps;
   caps.ids = {0, 1};
   caps.tokens = torch::tensor({{2, 3, 4, 0}, {5, 6, 7, 8}}, torch::kInt64);
@@ -65,7 +59,7 @@ TEST(Checkpoint, RoundTripGivesIdenticalScores) {
   TempDir dir;
   ModelBundle b = small_bundle(1);
   Json state = {{"epoch", 3}, {"best_rsum", 123.5}};
-  std::string path = dir.path + "/m.ckpt";
+  std::string path = dir.path() + "/m.ckpt";
   save_checkpoint(path, b, state, "optimizer-bytes");
 
   CheckpointFile f = load_checkpoint(path, torch::kCPU);
@@ -89,11 +83,11 @@ TEST(Checkpoint, RoundTripGivesIdenticalScores) {
 
 TEST(Checkpoint, TruncatedFilesAreRefusedByName) {
   TempDir dir;
-  std::string full_path = dir.path + "/full.ckpt";
+  std::string full_path = dir.path() + "/full.ckpt";
   save_checkpoint(full_path, small_bundle(1), Json::object(), std::string(100, 'o'));
   const std::string bytes = read_file(full_path);
   for (size_t cut : {size_t{0}, size_t{5}, size_t{20}, size_t{40}, bytes.size() / 2, bytes.size() - 1}) {
-    std::string path = dir.path + "/cut" + std::to_string(cut) + ".ckpt";
+    std::string path = dir.path() + "/cut" + std::to_string(cut) + ".ckpt";
     write_file_atomic(path, bytes.substr(0, cut));
     expect_error(path, "truncated");
     if (cut >= 8) {
@@ -104,25 +98,25 @@ TEST(Checkpoint, TruncatedFilesAreRefusedByName) {
 
 TEST(Checkpoint, FlippedBytesAreRefusedByName) {
   TempDir dir;
-  std::string full_path = dir.path + "/full.ckpt";
+  std::string full_path = dir.path() + "/full.ckpt";
   save_checkpoint(full_path, small_bundle(1), Json::object(), std::string(100, 'o'));
   const std::string bytes = read_file(full_path);
   for (size_t at : {size_t{2}, size_t{30}, bytes.size() / 2, bytes.size() - 60, bytes.size() - 1}) {
     std::string flipped = bytes;
     flipped[at] ^= 0x20;
-    std::string path = dir.path + "/flip" + std::to_string(at) + ".ckpt";
+    std::string path = dir.path() + "/flip" + std::to_string(at) + ".ckpt";
     write_file_atomic(path, flipped);
     expect_error(path, "corrupt");
   }
-  std::string longer = dir.path + "/longer.ckpt";
+  std::string longer = dir.path() + "/longer.ckpt";
   write_file_atomic(longer, bytes + "x");
   expect_error(longer, "corrupt");
-  expect_error(dir.path + "/missing.ckpt", "no such file");
+  expect_error(dir.path() + "/missing.ckpt", "no such file");
 }
 
 TEST(Checkpoint, CrashMidWriteLeavesTheOldFile) {
   TempDir dir;
-  std::string path = dir.path + "/last.ckpt";
+  std::string path = dir.path() + "/last.ckpt";
   ModelBundle b = small_bundle(1);
   save_checkpoint(path, b);
   const std::string new_bytes = read_file(path);

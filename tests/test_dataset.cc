@@ -1,12 +1,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "scenematch/core/error.h"
 #include "scenematch/data/dataset.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -19,17 +19,11 @@ class Dataset : public ::testing::Test {
   static constexpr int64_t N = 3, R = 4, F = 5;
 
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            cat("sm_test_dataset_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     write_npy(file("ims.npy"), torch::randn({N, R, F}));
     std::string caps;
     for (int i = 0; i < N * 5; ++i) caps += cat("a dog number ", i, "\n");
     text("caps.txt", caps);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string file(const std::string& suffix) const { return dir_ + "/train_" + suffix; }
   void text(const std::string& suffix, const std::string& content) const {
@@ -61,7 +55,8 @@ class Dataset : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  sm::testing::TempDir temp_{"sm_test_dataset"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(Dataset, LoadsFiveCaptionsPerImage) {

@@ -13,6 +13,7 @@
 
 #include "scenematch/core/error.h"
 #include "scenematch/data/derived_vsg.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -34,17 +35,7 @@ const VsgRelation* find(const SceneGraph& g, int64_t a, int64_t b) {
   return nullptr;
 }
 
-// A split folder in a temporary directory: test_ims.npy, test_caps.txt, and boxes when given.
-struct TempDir {
-  std::string dir = (fs::temp_directory_path() /
-                     cat("sm_vsg_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-                        .string();
-  TempDir() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-};
+using sm::testing::TempDir;
 
 }  // namespace
 
@@ -141,15 +132,15 @@ TEST(DerivedVsg, DerivedFileRoundTripsThroughReaderAndLoader) {
   TempDir t;
   torch::manual_seed(5);
   const int64_t n = 3, R = 8;
-  write_npy(t.dir + "/test_ims.npy", torch::randn({n, R, 6}));
-  std::ofstream(t.dir + "/test_caps.txt") << "a cup on a table\na dog under a table\na man next to a car\n";
+  write_npy(t.path() + "/test_ims.npy", torch::randn({n, R, 6}));
+  std::ofstream(t.path() + "/test_caps.txt") << "a cup on a table\na dog under a table\na man next to a car\n";
   torch::Tensor corner = torch::rand({n, R, 2}) * 50, size = torch::rand({n, R, 2}) * 40 + 1;
-  write_npy(t.dir + "/test_ims_bbx.npy", torch::cat({corner, corner + size}, 2));
-  write_npy(t.dir + "/test_ims_size.npy", torch::full({n, 2}, 100.0f));
+  write_npy(t.path() + "/test_ims_bbx.npy", torch::cat({corner, corner + size}, 2));
+  write_npy(t.path() + "/test_ims_size.npy", torch::full({n, 2}, 100.0f));
 
   LoadOptions o;
   o.scene_graphs = true;
-  Split derived = load_split(t.dir, "test", o);
+  Split derived = load_split(t.path(), "test", o);
   EXPECT_EQ(derived.relation_source, RelationSource::Boxes);
   ASSERT_EQ(derived.scene_graphs.size(), size_t(n));
   int64_t labelled = 0, total = 0;
@@ -159,9 +150,9 @@ TEST(DerivedVsg, DerivedFileRoundTripsThroughReaderAndLoader) {
   }
   EXPECT_GT(total, labelled);  // some relations carry no label, and must survive the trip as such
 
-  write_scene_graphs(t.dir + "/test_vsg.jsonl", derived.scene_graphs);
-  EXPECT_FALSE(fs::exists(t.dir + "/test_vsg.jsonl.tmp." + std::to_string(::getpid())));
-  Split given = load_split(t.dir, "test", o);
+  write_scene_graphs(t.path() + "/test_vsg.jsonl", derived.scene_graphs);
+  EXPECT_FALSE(fs::exists(t.path() + "/test_vsg.jsonl.tmp." + std::to_string(::getpid())));
+  Split given = load_split(t.path(), "test", o);
   EXPECT_EQ(given.relation_source, RelationSource::Given);
   ASSERT_EQ(given.scene_graphs.size(), derived.scene_graphs.size());
   for (int64_t i = 0; i < n; ++i) {
@@ -178,39 +169,39 @@ TEST(DerivedVsg, DerivedFileRoundTripsThroughReaderAndLoader) {
 
   // Asked for explicitly, the boxes win over the file; without boxes, auto falls to the features.
   o.relations = RelationSource::Boxes;
-  EXPECT_EQ(load_split(t.dir, "test", o).relation_source, RelationSource::Boxes);
+  EXPECT_EQ(load_split(t.path(), "test", o).relation_source, RelationSource::Boxes);
   o.relations = RelationSource::None;
-  Split none = load_split(t.dir, "test", o);
+  Split none = load_split(t.path(), "test", o);
   EXPECT_EQ(none.relation_source, RelationSource::None);
   for (const auto& g : none.scene_graphs) EXPECT_TRUE(g.relations.empty());
-  fs::remove(t.dir + "/test_vsg.jsonl");
-  fs::remove(t.dir + "/test_ims_bbx.npy");
+  fs::remove(t.path() + "/test_vsg.jsonl");
+  fs::remove(t.path() + "/test_ims_bbx.npy");
   o.relations = RelationSource::Auto;
-  Split features = load_split(t.dir, "test", o);
+  Split features = load_split(t.path(), "test", o);
   EXPECT_EQ(features.relation_source, RelationSource::Features);
   EXPECT_FALSE(features.scene_graphs[0].relations.empty());
   o.relations = RelationSource::Given;
-  EXPECT_THROW(load_split(t.dir, "test", o), Error);
+  EXPECT_THROW(load_split(t.path(), "test", o), Error);
 }
 
 TEST(DerivedVsg, ReaderTakesUnlabelledRelationsAndChecksUnions) {
   TempDir t;
-  write_npy(t.dir + "/test_ims.npy", torch::randn({1, 4, 6}));
-  std::ofstream(t.dir + "/test_caps.txt") << "a cup on a table\n";
-  const std::string vsg = t.dir + "/test_vsg.jsonl";
+  write_npy(t.path() + "/test_ims.npy", torch::randn({1, 4, 6}));
+  std::ofstream(t.path() + "/test_caps.txt") << "a cup on a table\n";
+  const std::string vsg = t.path() + "/test_vsg.jsonl";
   LoadOptions o;
   o.scene_graphs = true;
   std::ofstream(vsg)
       << R"({"relations": [{"subject": 0, "object": 1}, {"subject": 2, "predicate": "on", "object": 3, "union": 1}]})"
       << "\n";
-  Split s = load_split(t.dir, "test", o);
+  Split s = load_split(t.path(), "test", o);
   ASSERT_EQ(s.scene_graphs[0].relations.size(), 2u);
   EXPECT_EQ(s.scene_graphs[0].relations[0].predicate, "");
   EXPECT_EQ(s.scene_graphs[0].relations[1].union_region, 1);
   auto error_of = [&](const std::string& line) {
     std::ofstream(vsg) << line << "\n";
     try {
-      load_split(t.dir, "test", o);
+      load_split(t.path(), "test", o);
     } catch (const Error& e) {
       return std::string(e.what());
     }

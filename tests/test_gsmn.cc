@@ -5,6 +5,7 @@
 #include "scenematch/models/gsmn.h"
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
+#include "support/random_batches.h"
 
 using namespace sm;
 
@@ -12,11 +13,7 @@ namespace {
 
 constexpr int64_t kRegions = 6, kFeatures = 24, kMaxWords = 8;
 
-Vocab small_vocab() {
-  std::vector<std::string> words;
-  for (int i = 0; i < 30; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
+Vocab small_vocab() { return sm::testing::numbered_vocab(32); }
 
 Config small_config(const std::string& graph, const std::string& attention = "clipped",
                     const std::string& activation = "none") {
@@ -43,30 +40,22 @@ MatcherPtr make(const Config& c, uint64_t seed = 7) {
 
 // Images with a varying number of present regions (the rest masked).
 ImageBatch random_images(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  ImageBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.features = torch::randn({n, kRegions, kFeatures});
-  auto present = kRegions - torch::arange(n) % 3;
-  b.region_mask = torch::arange(kRegions).unsqueeze(0) < present.unsqueeze(1);
-  auto a = torch::rand({n, kRegions, 2}) * 0.6, size = torch::rand({n, kRegions, 2}) * 0.4 + 0.01;
-  b.boxes = torch::cat({a, a + size}, 2);
-  return b;
+  sm::testing::ImageSpec s;
+  s.regions = kRegions;
+  s.features = kFeatures;
+  s.present = sm::testing::fewer_each(kRegions, 3);
+  s.boxes = true;
+  return sm::testing::random_images(n, s, seed);
 }
 
 // Captions of 2..kMaxWords words with random dependency edges between real words.
 CaptionBatch random_captions(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  CaptionBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.lengths = torch::randint(2, kMaxWords + 1, {n}, torch::kInt64);
-  b.lengths[0] = kMaxWords;
-  auto mask = torch::arange(kMaxWords).unsqueeze(0) < b.lengths.unsqueeze(1);
-  b.tokens = torch::randint(2, 32, {n, kMaxWords}, torch::kInt64) * mask;
-  auto edges = (torch::rand({n, kMaxWords, kMaxWords}) < 0.3).to(torch::kFloat).triu(1);
-  auto pair = (mask.unsqueeze(2) & mask.unsqueeze(1)).to(torch::kFloat);
-  b.adjacency = (edges + edges.transpose(1, 2)) * pair;
-  return b;
+  sm::testing::CaptionSpec s;
+  s.words = kMaxWords;
+  s.vocab = 32;
+  s.min_words = 2;
+  s.edge_probability = 0.3;
+  return sm::testing::random_captions(n, s, seed);
 }
 
 void expect_all_pairs_match_reference(Matcher& m, int64_t ni, int64_t nc) {

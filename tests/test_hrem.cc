@@ -5,6 +5,7 @@
 
 #include "scenematch/models/hrem.h"
 #include "scenematch/models/matcher.h"
+#include "support/random_batches.h"
 
 using namespace sm;
 
@@ -12,11 +13,7 @@ namespace {
 
 constexpr int64_t kFeatures = 10, kEmbed = 32, kRegions = 6, kWords = 7;
 
-Vocab small_vocab() {
-  std::vector<std::string> words;
-  for (int i = 0; i < 20; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
+Vocab small_vocab() { return sm::testing::numbered_vocab(22); }
 
 Config small_config(const std::string& interaction = "fusion", const std::string& pool = "top2") {
   Config cfg = matcher_preset("hrem", "cpu");
@@ -36,22 +33,19 @@ Config small_config(const std::string& interaction = "fusion", const std::string
 
 // Distinct images with some absent regions, captions of varied lengths.
 ImageBatch random_images(int64_t n) {
-  ImageBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.features = torch::randn({n, kRegions, kFeatures});
-  b.region_mask = torch::ones({n, kRegions}, torch::kBool);
-  for (int64_t i = 0; i < n; i += 2) b.region_mask[i].slice(0, kRegions - 1 - i % 3) = false;
-  return b;
+  sm::testing::ImageSpec s;
+  s.regions = kRegions;
+  s.features = kFeatures;
+  s.present = [](int64_t i) { return i % 2 ? kRegions : kRegions - 1 - i % 3; };
+  return sm::testing::random_images(n, s);
 }
 
 CaptionBatch random_captions(int64_t n, int64_t vocab_size) {
-  CaptionBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.tokens = torch::randint(2, vocab_size, {n, kWords}, torch::kInt64);
-  b.lengths = torch::full({n}, kWords, torch::kInt64);
-  for (int64_t i = 1; i < n; i += 2) b.lengths[i] = 2 + i % (kWords - 2);
-  b.tokens.masked_fill_(b.word_mask().logical_not(), 0);
-  return b;
+  sm::testing::CaptionSpec s;
+  s.words = kWords;
+  s.vocab = vocab_size;
+  s.length = [](int64_t i) { return i % 2 ? 2 + i % (kWords - 2) : kWords; };
+  return sm::testing::random_captions(n, s);
 }
 
 ImageBatch one_image(const ImageBatch& b, int64_t i) {

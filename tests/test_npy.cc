@@ -10,6 +10,7 @@
 
 #include "scenematch/core/error.h"
 #include "scenematch/data/npy.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -18,13 +19,6 @@ namespace {
 
 class Npy : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           cat("sm_test_npy_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // Writes a .npy file by hand: any version, any header dict, raw data bytes.
@@ -62,7 +56,8 @@ class Npy : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  sm::testing::TempDir temp_{"sm_test_npy"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(Npy, Float32RoundTrip) {

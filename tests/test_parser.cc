@@ -14,6 +14,7 @@
 #include "scenematch/text/caption_input.h"
 #include "scenematch/text/caption_parser.h"
 #include "scenematch/text/parse_cache.h"
+#include "support/temp_dir.h"
 
 namespace sm {
 namespace {
@@ -396,12 +397,6 @@ TEST_F(ParserTest, UnparsableCaptionFallsBackWithoutFailing) {
   EXPECT_EQ(h.pos[find_token(h, "2")], Pos::NUM);
 }
 
-std::string temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() / ("sm_test_parser_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
 std::vector<std::string> cache_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir))
@@ -418,7 +413,8 @@ TEST(ParseCache, TokensOnlyNeedsNoParser) {
 }
 
 TEST(ParseCache, RoundTripReuseAndRebuild) {
-  const std::string dir = temp_dir();
+  const sm::testing::TempDir temp("sm_test_parser");
+  const std::string dir = temp.path();
   const std::string file = dir + "/caps.txt";
   std::vector<std::string> captions;
   for (const Case& c : cases()) captions.push_back(c.caption);
@@ -476,7 +472,6 @@ TEST(ParseCache, RoundTripReuseAndRebuild) {
   files = cache_files(dir);
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(caption_graphs(captions, file, true, 1)[0].relations.size(), fifth[0].relations.size());
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 #include "scenematch/models/resg.h"
+#include "support/random_batches.h"
 
 using namespace sm;
 
@@ -13,11 +14,7 @@ namespace {
 
 constexpr int64_t kFeatures = 20, kRegions = 6, kMaxWords = 7;
 
-Vocab small_vocab() {
-  std::vector<std::string> words;
-  for (int i = 0; i < 30; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
+Vocab small_vocab() { return sm::testing::numbered_vocab(32); }
 
 Config small_config() {
   Config cfg = matcher_preset("resg", "cpu");
@@ -37,31 +34,22 @@ MatcherPtr small_model(const Config& cfg) {
 
 // Images with a varying number of present regions (absent ones hold noise).
 ImageBatch random_images(int64_t n, int64_t seed) {
-  torch::manual_seed(seed);
-  ImageBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.features = torch::randn({n, kRegions, kFeatures});
-  b.region_mask = torch::ones({n, kRegions}, torch::kBool);
-  for (int64_t i = 0; i < n; ++i) b.region_mask[i].slice(0, kRegions - i % 3, kRegions) = false;
-  return b;
+  sm::testing::ImageSpec s;
+  s.regions = kRegions;
+  s.features = kFeatures;
+  s.present = sm::testing::fewer_each(kRegions, 3);
+  return sm::testing::random_images(n, s, seed);
 }
 
 // Captions of lengths 1..kMaxWords with random tokens and POS ids; padding
 // holds 0 as the batcher writes it.
 CaptionBatch random_captions(int64_t n, int64_t vocab_size, int64_t seed) {
-  torch::manual_seed(seed);
-  CaptionBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.lengths = torch::empty({n}, torch::kInt64);
-  b.tokens = torch::randint(2, vocab_size, {n, kMaxWords}, torch::kInt64);
-  b.pos = torch::randint(1, kNumPos + 1, {n, kMaxWords}, torch::kInt64);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t len = i == 0 ? 1 : 2 + (i * 3) % (kMaxWords - 1);
-    b.lengths[i] = len;
-    b.tokens[i].slice(0, len, kMaxWords) = 0;
-    b.pos[i].slice(0, len, kMaxWords) = 0;
-  }
-  return b;
+  sm::testing::CaptionSpec s;
+  s.words = kMaxWords;
+  s.vocab = vocab_size;
+  s.length = [](int64_t i) { return i == 0 ? 1 : 2 + (i * 3) % (kMaxWords - 1); };
+  s.pos = true;
+  return sm::testing::random_captions(n, s, seed);
 }
 
 // Hand-made score matrices for the loss terms (rows images, columns captions).

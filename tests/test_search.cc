@@ -17,6 +17,7 @@
 #include "scenematch/search/index.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -26,8 +27,8 @@ namespace {
 class SearchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/sm_test_search_XXXXXX";
-    root_ = mkdtemp(tmpl);
+    temp_ = std::make_unique<sm::testing::TempDir>("sm_test_search");
+    root_ = temp_->path();
     Progress::set_enabled(false);
     set_threads(1);
     synth::SynthOptions options = synth::preset_options("tiny");
@@ -35,7 +36,7 @@ class SearchTest : public ::testing::Test {
     options.seed = 3;
     synth::generate_dataset(world(), options);
   }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
+  static void TearDownTestSuite() { temp_.reset(); }
 
   static std::string world() { return root_ + "/world"; }
 
@@ -64,8 +65,10 @@ class SearchTest : public ::testing::Test {
     return o;
   }
 
+  static std::unique_ptr<sm::testing::TempDir> temp_;  // holds root_
   static std::string root_;
 };
+std::unique_ptr<sm::testing::TempDir> SearchTest::temp_;
 std::string SearchTest::root_;
 
 std::vector<int64_t> ids_of(const SearchResult& r) {

@@ -18,6 +18,7 @@
 #include "scenematch/search/server.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -30,8 +31,8 @@ constexpr size_t kMaxBody = 2048, kMaxText = 200;
 class ServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/sm_test_service_XXXXXX";
-    root_ = mkdtemp(tmpl);
+    temp_ = std::make_unique<sm::testing::TempDir>("sm_test_service");
+    root_ = temp_->path();
     Progress::set_enabled(false);
     set_threads(1);
     synth::SynthOptions synth_options = synth::preset_options("tiny");
@@ -72,7 +73,7 @@ class ServiceTest : public ::testing::Test {
     delete thread_;
     delete server_;
     delete index_;
-    fs::remove_all(root_);
+    temp_.reset();
   }
 
   static httplib::Result post(const std::string& body) {
@@ -89,12 +90,14 @@ class ServiceTest : public ::testing::Test {
     EXPECT_NE(j["error"].get<std::string>().find(words), std::string::npos) << j["error"];
   }
 
+  static std::unique_ptr<sm::testing::TempDir> temp_;  // holds root_
   static std::string root_;
   static SearchIndex* index_;
   static SearchServer* server_;
   static std::thread* thread_;
   static int port_;
 };
+std::unique_ptr<sm::testing::TempDir> ServiceTest::temp_;
 std::string ServiceTest::root_;
 SearchIndex* ServiceTest::index_ = nullptr;
 SearchServer* ServiceTest::server_ = nullptr;

@@ -4,7 +4,6 @@
 // scene graph nor boxes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,6 +15,8 @@
 #include "scenematch/models/sgm.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/random_batches.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 
@@ -24,11 +25,7 @@ namespace {
 constexpr int64_t kVocabSize = 40, kFeat = 16, kRegions = 5, kObjects = 3, kRelations = 3, kLabelWords = 2;
 constexpr int64_t kTriplets = 2, kPathWords = 4;
 
-Vocab test_vocab() {
-  std::vector<std::string> words;
-  for (int64_t i = 2; i < kVocabSize; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
+Vocab test_vocab() { return sm::testing::numbered_vocab(kVocabSize); }
 
 Config test_config() {
   Config c = matcher_preset("sgm", "cpu");
@@ -46,28 +43,22 @@ MatcherPtr make_model(uint64_t seed = 7, const std::string& relations = "auto") 
   return make_matcher("sgm", c, vocab);
 }
 
-torch::Tensor word_ids(std::vector<int64_t> shape) { return torch::randint(2, kVocabSize, shape, torch::kInt64); }
-
 // Images 0..B-1 with varied scene graphs: image 0 has a masked object, image 1 a masked region, image 2 a
 // masked relation, and the last image (when B >= 4) an empty scene graph. Relations and objects only use
 // regions 0..3, so region 4 may be masked.
 ImageBatch make_images(int64_t B, uint64_t seed) {
-  torch::manual_seed(seed);
-  ImageBatch b;
-  for (int64_t i = 0; i < B; ++i) b.ids.push_back(i);
-  b.features = torch::randn({B, kRegions, kFeat});
-  b.region_mask = torch::ones({B, kRegions}, torch::kBool);
-  b.obj_region = torch::randint(0, kRegions - 1, {B, kObjects}, torch::kInt64);
-  b.obj_label = word_ids({B, kObjects, kLabelWords});
-  b.obj_label.select(2, 1).masked_fill_(torch::rand({B, kObjects}) < 0.5, 0);  // some one-word labels
-  b.obj_mask = torch::ones({B, kObjects}, torch::kBool);
-  b.rel_subject = torch::randint(0, kRegions - 1, {B, kRelations}, torch::kInt64);
-  b.rel_object = torch::randint(0, kRegions - 1, {B, kRelations}, torch::kInt64);
-  b.rel_predicate = word_ids({B, kRelations, kLabelWords});
-  b.rel_feature = torch::randn({B, kRelations, kFeat});
-  b.rel_mask = torch::ones({B, kRelations}, torch::kBool);
+  sm::testing::ImageSpec s;
+  s.regions = kRegions;
+  s.features = kFeat;
+  s.present = [](int64_t i) { return i == 1 ? kRegions - 1 : kRegions; };
+  s.objects = kObjects;
+  s.relations = kRelations;
+  s.label_words = kLabelWords;
+  s.vocab = kVocabSize;
+  s.graph_regions = kRegions - 1;
+  s.one_word_labels = true;
+  ImageBatch b = sm::testing::random_images(B, s, seed);
   if (B > 0) b.obj_mask[0][2] = false;
-  if (B > 1) b.region_mask[1][kRegions - 1] = false;
   if (B > 2) b.rel_mask[2][2] = false;
   if (B >= 4) {
     b.obj_mask[B - 1].fill_(false);
@@ -79,20 +70,14 @@ ImageBatch make_images(int64_t B, uint64_t seed) {
 
 // Captions with varied lengths: caption 0 has one triplet, caption 1 none, the rest two.
 CaptionBatch make_captions(int64_t B, int64_t L, uint64_t seed) {
-  torch::manual_seed(seed);
-  CaptionBatch b;
-  for (int64_t i = 0; i < B; ++i) b.ids.push_back(i);
-  b.lengths = torch::randint(3, L + 1, {B}, torch::kInt64);
-  b.lengths[0] = L;
-  b.tokens = word_ids({B, L});
-  b.tokens.masked_fill_(~b.word_mask(), 0);
-  b.triplet_lengths = torch::randint(3, kPathWords + 1, {B, kTriplets}, torch::kInt64);
-  if (B > 0) b.triplet_lengths[0][1] = 0;
-  if (B > 1) b.triplet_lengths[1].fill_(0);
-  b.triplet_mask = b.triplet_lengths > 0;
-  auto in_path = torch::arange(kPathWords).view({1, 1, -1}) < b.triplet_lengths.unsqueeze(-1);
-  b.triplets = word_ids({B, kTriplets, kPathWords}).masked_fill(~in_path, 0);
-  return b;
+  sm::testing::CaptionSpec s;
+  s.words = L;
+  s.vocab = kVocabSize;
+  s.min_words = 3;
+  s.triplets = kTriplets;
+  s.path_words = kPathWords;
+  s.triplet_count = [](int64_t i) { return i == 0 ? 1 : i == 1 ? 0 : kTriplets; };
+  return sm::testing::random_captions(B, s, seed);
 }
 
 torch::Tensor score_of(Matcher& m, const ImageBatch& images, const CaptionBatch& captions) {
@@ -313,8 +298,8 @@ TEST(Sgm, RelationsNoneScoresTheObjectLevelOnly) {
 
 TEST(Sgm, TrainsOnASplitWithoutSceneGraphOrBoxes) {
   namespace fs = std::filesystem;
-  const std::string root = (fs::temp_directory_path() / cat("sm_sgm_derived_", ::getpid())).string();
-  fs::remove_all(root);
+  const sm::testing::TempDir temp("sm_sgm_derived");
+  const std::string root = temp.path();
   Progress::set_enabled(false);
   set_threads(1);
   synth::SynthOptions options = synth::preset_options("tiny");
@@ -340,5 +325,4 @@ TEST(Sgm, TrainsOnASplitWithoutSceneGraphOrBoxes) {
   EXPECT_GT(s.best_rsum, 0);
   // The run fixed where its relations came from, for evaluation and `info`.
   EXPECT_EQ(read_checkpoint_header(s.best_path)["config"]["relations"], "features");
-  fs::remove_all(root);
 }

@@ -19,6 +19,7 @@
 #include "scenematch/synth/features.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/text/caption_parser.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 using namespace sm::synth;
@@ -42,9 +43,8 @@ std::vector<std::string> lines_of(const std::string& path) {
 class SynthWorld : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / cat("sm_test_synth_", ::getpid());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    temp_ = std::make_unique<sm::testing::TempDir>("sm_test_synth");
+    root_ = temp_->path();
     std::string cmd = cat(SCENEMATCH_CLI, " synth --out '", dir("cli"), "' --preset tiny --seed 7 --quiet > '",
                           dir("cli.out"), "' 2>&1");
     cli_rc_ = std::system(cmd.c_str());
@@ -53,7 +53,7 @@ class SynthWorld : public ::testing::Test {
     clean.noise = 0;
     generate_dataset(dir("clean"), clean);
   }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
+  static void TearDownTestSuite() { temp_.reset(); }
   static std::string dir(const std::string& name) { return (root_ / name).string(); }
   static std::string file(const std::string& which, const std::string& split, const std::string& suffix) {
     return dir(which) + "/" + split + "_" + suffix;
@@ -63,9 +63,11 @@ class SynthWorld : public ::testing::Test {
     return split == "train" ? o.train : split == "dev" ? o.dev : o.test;
   }
 
+  static std::unique_ptr<sm::testing::TempDir> temp_;  // holds root_
   static fs::path root_;
   static int cli_rc_;
 };
+std::unique_ptr<sm::testing::TempDir> SynthWorld::temp_;
 fs::path SynthWorld::root_;
 int SynthWorld::cli_rc_ = -1;
 
@@ -484,7 +486,8 @@ TEST(SynthOptions, PresetsAndErrors) {
   EXPECT_THROW(preset_options("huge"), Error);
   SynthOptions o = preset_options("tiny");
   o.feat_dim = 0;
-  EXPECT_THROW(generate_dataset((fs::temp_directory_path() / "sm_synth_never").string(), o), Error);
+  const sm::testing::TempDir temp("sm_synth_never");
+  EXPECT_THROW(generate_dataset(temp.file("world"), o), Error);
 }
 
 }  // namespace

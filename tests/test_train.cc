@@ -14,6 +14,7 @@
 #include "scenematch/train/log.h"
 #include "scenematch/train/run.h"
 #include "scenematch/train/schedule.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 
@@ -29,8 +30,8 @@ bool exists(const std::string& path) {
 class TrainTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/sm_test_train_XXXXXX";
-    root_ = mkdtemp(tmpl);
+    temp_ = std::make_unique<sm::testing::TempDir>("sm_test_train");
+    root_ = temp_->path();
     Progress::set_enabled(false);
     // The tiny world's matrices are small: one thread beats two, by far on a busy machine.
     set_threads(1);
@@ -38,7 +39,7 @@ class TrainTest : public ::testing::Test {
     options.seed = 7;
     synth::generate_dataset(root_ + "/world", options);
   }
-  static void TearDownTestSuite() { std::system(("rm -rf '" + root_ + "'").c_str()); }
+  static void TearDownTestSuite() { temp_.reset(); }
 
   static TrainRequest request(const std::string& run, std::vector<std::string> overrides) {
     TrainRequest r;
@@ -51,8 +52,10 @@ class TrainTest : public ::testing::Test {
     return r;
   }
 
+  static std::unique_ptr<sm::testing::TempDir> temp_;  // holds root_
   static std::string root_;
 };
+std::unique_ptr<sm::testing::TempDir> TrainTest::temp_;
 std::string TrainTest::root_;
 
 // R@K expected from random scores: t2i has one right image among N; i2t has

@@ -15,30 +15,26 @@
 #include "scenematch/data/tokenizer.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
+#include "support/temp_dir.h"
 
 namespace sm::testing {
 
 // DIR/test_ims.npy, DIR/test_caps.txt and, when given, DIR/test_probes.jsonl;
-// DIR is named after the running test and `tag`.
+// DIR is a fresh temporary folder whose name holds `tag`.
 class TempSplit {
  public:
   TempSplit(const torch::Tensor& features, const std::vector<std::string>& captions,
-            const std::string& probes_jsonl = "", const std::string& tag = "") {
-    dir_ = (std::filesystem::temp_directory_path() /
-            cat("sm_eval_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name(), tag))
-               .string();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    write_npy(dir_ + "/test_ims.npy", features);
-    std::ofstream caps(dir_ + "/test_caps.txt");
+            const std::string& probes_jsonl = "", const std::string& tag = "")
+      : temp_("sm_eval" + (tag.empty() ? "" : "_" + tag)) {
+    write_npy(temp_.file("test_ims.npy"), features);
+    std::ofstream caps(temp_.file("test_caps.txt"));
     for (const auto& c : captions) caps << c << "\n";
-    if (!probes_jsonl.empty()) std::ofstream(dir_ + "/test_probes.jsonl") << probes_jsonl;
+    if (!probes_jsonl.empty()) std::ofstream(temp_.file("test_probes.jsonl")) << probes_jsonl;
   }
-  ~TempSplit() { std::filesystem::remove_all(dir_); }
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return temp_.path(); }
 
  private:
-  std::string dir_;
+  TempDir temp_;
 };
 
 inline Vocab vocab_of(const std::vector<std::string>& captions) {
@@ -97,8 +93,8 @@ struct CliResult {
 
 // Runs the scenematch binary with `args` (already shell-quoted where needed).
 inline CliResult run_cli(const std::string& args) {
-  const std::string err_path =
-      cat(std::filesystem::temp_directory_path().string(), "/sm_eval_cli_", ::getpid(), ".err");
+  const TempDir temp("sm_eval_cli");
+  const std::string err_path = temp.file("stderr");
   CliResult r;
   FILE* pipe = ::popen(cat(SCENEMATCH_CLI, " ", args, " 2>", err_path).c_str(), "r");
   if (!pipe) return r;
@@ -108,7 +104,6 @@ inline CliResult run_cli(const std::string& args) {
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream err(err_path);
   r.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  std::filesystem::remove(err_path);
   return r;
 }
 
