@@ -3,6 +3,7 @@
 
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
+#include "support/random_batches.h"
 
 using namespace sm;
 
@@ -10,11 +11,7 @@ namespace {
 
 constexpr int64_t kFeatures = 10, kEmbed = 16, kRegions = 5, kWords = 7;
 
-Vocab small_vocab() {
-  std::vector<std::string> words;
-  for (int i = 0; i < 20; ++i) words.push_back("w" + std::to_string(i));
-  return Vocab::build({words}, 1);
-}
+Vocab small_vocab() { return sm::testing::numbered_vocab(22); }
 
 Config small_config() {
   Config cfg = matcher_preset("vse_infty", "cpu");
@@ -25,19 +22,17 @@ Config small_config() {
 }
 
 ImageBatch random_images(int64_t n) {
-  ImageBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.features = torch::randn({n, kRegions, kFeatures});
-  b.region_mask = torch::ones({n, kRegions}, torch::kBool);
-  return b;
+  sm::testing::ImageSpec s;
+  s.regions = kRegions;
+  s.features = kFeatures;
+  return sm::testing::random_images(n, s);
 }
 
 CaptionBatch random_captions(int64_t n, int64_t vocab_size) {
-  CaptionBatch b;
-  for (int64_t i = 0; i < n; ++i) b.ids.push_back(i);
-  b.tokens = torch::randint(2, vocab_size, {n, kWords}, torch::kInt64);
-  b.lengths = torch::full({n}, kWords, torch::kInt64);
-  return b;
+  sm::testing::CaptionSpec s;
+  s.words = kWords;
+  s.vocab = vocab_size;
+  return sm::testing::random_captions(n, s);
 }
 
 }  // namespace

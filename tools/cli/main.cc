@@ -14,9 +14,7 @@ std::map<std::string, CommandSetup>& commands() {
 }
 }  // namespace
 
-CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) {
-  commands()[name] = std::move(setup);
-}
+CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) { commands()[name] = std::move(setup); }
 
 void add_common_options(CLI::App* cmd, CommonOptions& opts, bool with_json) {
   cmd->add_option("--threads", opts.threads, "CPU threads (0 = all cores)")->capture_default_str();

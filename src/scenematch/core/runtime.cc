@@ -1,12 +1,12 @@
 #include "scenematch/core/runtime.h"
 
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
-#include <torch/cuda.h>
-#include <torch/types.h>
-#include <torch/utils.h>
 #include <vector>
 
 #include "scenematch/core/error.h"

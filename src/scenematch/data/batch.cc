@@ -17,8 +17,8 @@ ImageBatch ImageBatch::to(const torch::Device& d) const {
 
 CaptionBatch CaptionBatch::to(const torch::Device& d) const {
   CaptionBatch b = *this;
-  for (torch::Tensor* t : {&b.tokens, &b.lengths, &b.pos, &b.adjacency, &b.triplets, &b.triplet_lengths,
-                           &b.triplet_mask})
+  for (torch::Tensor* t :
+       {&b.tokens, &b.lengths, &b.pos, &b.adjacency, &b.triplets, &b.triplet_lengths, &b.triplet_mask})
     *t = move(*t, d);
   return b;
 }

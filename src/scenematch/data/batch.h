@@ -4,8 +4,9 @@
 // O = max scene-graph objects, P = max relations, T = max triplets, W = max
 // words of a predicate/triplet path. Masks are bool, true = present.
 #pragma once
-#include <cstdint>
 #include <torch/types.h>
+
+#include <cstdint>
 #include <vector>
 
 #include "scenematch/data/relation_source.h"
@@ -22,10 +23,10 @@ struct DataNeeds {
 };
 
 struct ImageBatch {
-  std::vector<int64_t> ids;     // image index in the split
-  torch::Tensor features;       // (B, R, F) float32
-  torch::Tensor region_mask;    // (B, R) bool
-  torch::Tensor boxes;          // (B, R, 4) float32 x1,y1,x2,y2 divided by width/height, in [0,1]; undefined if absent
+  std::vector<int64_t> ids;   // image index in the split
+  torch::Tensor features;     // (B, R, F) float32
+  torch::Tensor region_mask;  // (B, R) bool
+  torch::Tensor boxes;        // (B, R, 4) float32 x1,y1,x2,y2 divided by width/height, in [0,1]; undefined if absent
   // Visual scene graph (undefined tensors when the split has no S_vsg.jsonl).
   torch::Tensor obj_region;     // (B, O) int64 region index of each object
   torch::Tensor obj_label;      // (B, O, W) int64 vocab ids of the label words (0-padded)
@@ -41,12 +42,12 @@ struct ImageBatch {
 };
 
 struct CaptionBatch {
-  std::vector<int64_t> ids;   // caption index in the split (or probe index)
-  torch::Tensor tokens;       // (B, L) int64 vocab ids, 0-padded
-  torch::Tensor lengths;      // (B) int64, >= 1
-  torch::Tensor pos;          // (B, L) int64 Pos id + 1, 0 = pad; undefined without parses
-  torch::Tensor adjacency;    // (B, L, L) float32 symmetric 0/1 dependency edges, no self-loops; undefined without parses
-  torch::Tensor triplets;     // (B, T, W) int64 vocab ids of "subject predicate object" words; undefined without parses
+  std::vector<int64_t> ids;  // caption index in the split (or probe index)
+  torch::Tensor tokens;      // (B, L) int64 vocab ids, 0-padded
+  torch::Tensor lengths;     // (B) int64, >= 1
+  torch::Tensor pos;         // (B, L) int64 Pos id + 1, 0 = pad; undefined without parses
+  torch::Tensor adjacency;  // (B, L, L) float32 symmetric 0/1 dependency edges, no self-loops; undefined without parses
+  torch::Tensor triplets;   // (B, T, W) int64 vocab ids of "subject predicate object" words; undefined without parses
   torch::Tensor triplet_lengths;  // (B, T) int64, 0 for absent triplets
   torch::Tensor triplet_mask;     // (B, T) bool
 

@@ -2,7 +2,7 @@
 
 namespace sm {
 namespace {
-const char* kNames[kNumPos] = {"ADJ",  "ADP",  "ADV",   "AUX",  "CCONJ", "DET", "INTJ", "NOUN", "NUM",
+const char* kNames[kNumPos] = {"ADJ",  "ADP",  "ADV",   "AUX",   "CCONJ", "DET", "INTJ", "NOUN", "NUM",
                                "PART", "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"};
 }
 

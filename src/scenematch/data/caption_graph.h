@@ -20,7 +20,7 @@ struct SceneObject {
   std::string word;                     // head noun as written, lowercase
   std::vector<std::string> attributes;  // adjective words
   std::vector<int> attribute_tokens;
-  int count = 1;                        // "two dogs" -> 2
+  int count = 1;  // "two dogs" -> 2
 };
 
 struct SceneRelation {

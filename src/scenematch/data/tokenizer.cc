@@ -17,7 +17,7 @@ struct Rule {
 // UTF-8 quote characters NLTK treats as punctuation.
 #define SM_OPEN_QUOTES "\xc2\xab|\xe2\x80\x9c|\xe2\x80\x98|\xe2\x80\x9e"  // « “ ‘ „
 #define SM_CLOSE_QUOTES "\xc2\xbb|\xe2\x80\x9d|\xe2\x80\x99"              // » ” ’
-#define SM_QUOTE_BYTES "\xc2\xe2"  // lead bytes of those quotes
+#define SM_QUOTE_BYTES "\xc2\xe2"                                         // lead bytes of those quotes
 
 // NLTK's regexes in its order (starting quotes, punctuation, brackets, double
 // dashes, then ending quotes and contractions on the text padded with spaces).

@@ -27,8 +27,7 @@ TORCH_MODULE(RegionProjection);
 // never reaches the backward direction. Bidirectional outputs are averaged
 // ((h_fwd + h_bwd) / 2), as GSMN, SGM and the SCAN family do.
 struct WordEncoderImpl : torch::nn::Module {
-  WordEncoderImpl(int64_t vocab_size, int64_t word_dim, int64_t hidden, bool bidirectional = true,
-                  int64_t layers = 1);
+  WordEncoderImpl(int64_t vocab_size, int64_t word_dim, int64_t hidden, bool bidirectional = true, int64_t layers = 1);
   struct Output {
     torch::Tensor words;  // (B, L, hidden), zeros at padding
     torch::Tensor final;  // (B, hidden): mean of the directions' last states
