@@ -22,18 +22,9 @@ Config small_config(const std::string& text_pool = "final") {
   return cfg;
 }
 
-ImageBatch random_images(int64_t n) {
-  sm::testing::ImageSpec s;
-  s.regions = kRegions;
-  s.features = kFeatures;
-  return sm::testing::random_images(n, s);
-}
-
+ImageBatch random_images(int64_t n) { return sm::testing::full_images(n, kRegions, kFeatures); }
 CaptionBatch random_captions(int64_t n, int64_t vocab_size) {
-  sm::testing::CaptionSpec s;
-  s.words = kWords;
-  s.vocab = vocab_size;
-  return sm::testing::random_captions(n, s);
+  return sm::testing::full_captions(n, kWords, vocab_size);
 }
 
 }  // namespace

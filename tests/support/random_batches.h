@@ -112,4 +112,19 @@ inline CaptionBatch random_captions(int64_t n, const CaptionSpec& s, std::option
   return b;
 }
 
+// What the embedding models' tests feed: n images with every one of `regions`
+// regions present, n captions of exactly `words` tokens from [2, vocab).
+inline ImageBatch full_images(int64_t n, int64_t regions, int64_t features) {
+  ImageSpec s;
+  s.regions = regions;
+  s.features = features;
+  return random_images(n, s);
+}
+inline CaptionBatch full_captions(int64_t n, int64_t words, int64_t vocab) {
+  CaptionSpec s;
+  s.words = words;
+  s.vocab = vocab;
+  return random_captions(n, s);
+}
+
 }  // namespace sm::testing
