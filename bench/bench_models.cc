@@ -5,6 +5,8 @@
 //   bash scripts/bench.sh bench_models [--threads=N] [--benchmark_filter=gsmn/ScoreBlock]
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "scenematch/models/matcher.h"
 #include "support.h"
 
@@ -43,50 +45,42 @@ Encoding encode_captions(Setup& s, int64_t n) {
   return Encoding::cat(std::move(parts));
 }
 
+// Registers "<model>/<part>": `run` gets the model's fresh Setup (seed 0) and the state.
+benchmark::internal::Benchmark* add(const std::string& name, const std::string& part,
+                                    std::function<void(Setup&, benchmark::State&)> run) {
+  return benchmark::RegisterBenchmark((name + "/" + part).c_str(),
+                                      [name, run](benchmark::State& state) {
+                                        torch::manual_seed(0);
+                                        Setup s = setup(name);
+                                        run(s, state);
+                                      })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+
 void register_model_benchmarks(const std::string& name) {
-  benchmark::RegisterBenchmark((name + "/EncodeImages").c_str(),
-                               [name](benchmark::State& state) {
-                                 Setup s = setup(name);
-                                 ImageBatch batch = random_images(s.needs, s.shapes, s.shapes.batch);
-                                 c10::InferenceMode guard;
-                                 for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_images(batch));
-                                 bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "images/s");
-                               })
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
-  benchmark::RegisterBenchmark((name + "/EncodeCaptions").c_str(),
-                               [name](benchmark::State& state) {
-                                 Setup s = setup(name);
-                                 CaptionBatch batch = random_captions(s.needs, s.shapes, s.shapes.batch);
-                                 c10::InferenceMode guard;
-                                 for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_captions(batch));
-                                 bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "captions/s");
-                               })
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
+  add(name, "EncodeImages", [](Setup& s, benchmark::State& state) {
+    ImageBatch batch = random_images(s.needs, s.shapes, s.shapes.batch);
+    c10::InferenceMode guard;
+    for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_images(batch));
+    bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "images/s");
+  });
+  add(name, "EncodeCaptions", [](Setup& s, benchmark::State& state) {
+    CaptionBatch batch = random_captions(s.needs, s.shapes, s.shapes.batch);
+    c10::InferenceMode guard;
+    for (auto _ : state) benchmark::DoNotOptimize(s.model->encode_captions(batch));
+    bench::report(state, double(state.iterations()) * s.shapes.batch, 0, "captions/s");
+  });
   // One block of the size evaluation scores at a time.
-  benchmark::RegisterBenchmark(
-      (name + "/ScoreBlock").c_str(),
-      [name](benchmark::State& state) {
-        torch::manual_seed(0);
-        Setup s = setup(name);
-        Encoding images = encode_images(s, bench::kImageBlock), captions = encode_captions(s, bench::kCaptionBlock);
-        bench::score_block(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
-      })
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
+  add(name, "ScoreBlock", [](Setup& s, benchmark::State& state) {
+    Encoding images = encode_images(s, bench::kImageBlock), captions = encode_captions(s, bench::kCaptionBlock);
+    bench::score_block(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
+  });
   // The whole 1,000 x 5,000 test matrix, block by block (minutes for the graph models).
-  benchmark::RegisterBenchmark(
-      (name + "/TestMatrix").c_str(),
-      [name](benchmark::State& state) {
-        torch::manual_seed(0);
-        Setup s = setup(name);
-        Encoding images = encode_images(s, bench::kTestImages), captions = encode_captions(s, bench::kTestCaptions);
-        bench::score_whole_matrix(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
-      })
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime()
-      ->Iterations(1);
+  add(name, "TestMatrix", [](Setup& s, benchmark::State& state) {
+    Encoding images = encode_images(s, bench::kTestImages), captions = encode_captions(s, bench::kTestCaptions);
+    bench::score_whole_matrix(state, *s.model, images, captions, score_flops_per_pair(*s.model, s.shapes));
+  })->Iterations(1);
 }
 
 }  // namespace
