@@ -15,6 +15,7 @@
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/core/error.h"
 #include "scenematch/data/dataset.h"
+#include "scenematch/data/given_dependencies.h"
 #include "scenematch/data/tokenizer.h"
 #include "scenematch/data/vocab.h"
 #include "scenematch/eval/metrics.h"
@@ -434,4 +435,37 @@ TEST(ReleaseData, InfoReportsEachCase) {
             std::string::npos)
       << r.out;
   EXPECT_EQ(load_split(dir, "dev").num_captions(), 5070);
+}
+
+// gsmn --set text_edges=given on the fixture's S_caps.json: the batch's
+// adjacency plus self-loops equals the matrix the release's
+// build_sparse_graph makes over the <start>-wrapped ids, on every word.
+TEST(ReleaseData, GivenDependenciesAreTheReleasesSparseGraph) {
+  REQUIRE_SHARED(parity, "parity");
+  const std::string fixture = parity + "/gsmn_sparse";
+  Vocab vocab = Vocab::load(fixture + "/vocab/f30k_precomp_vocab.json");
+  DataNeeds needs;
+  needs.parses = needs.given_dependencies = true;
+  auto data = load_eval_data(fixture + "/f30k_precomp", "test", vocab, needs);
+  std::vector<int64_t> ids(data->split.num_captions());
+  std::iota(ids.begin(), ids.end(), 0);
+  const CaptionBatch batch = data->batcher->captions(ids);
+
+  std::ifstream in(fixture + "/f30k_precomp/test_caps.json");
+  const Json pairs = Json::parse(in);
+  ASSERT_EQ(pairs.size(), ids.size());
+  for (size_t c = 0; c < ids.size(); ++c) {
+    const int64_t lens = batch.lengths[c].item<int64_t>();  // ids with <start> and <end>
+    auto release = torch::eye(lens);
+    for (size_t k = 1; k < pairs[c].size(); ++k) {
+      const int64_t g = pairs[c][k][0], d = pairs[c][k][1];
+      if (g >= lens || d >= lens) continue;
+      release[g][d] = release[d][g] = 1;
+    }
+    auto ours = batch.adjacency[c].slice(0, 0, lens).slice(1, 0, lens) + torch::eye(lens);
+    // Words sit at positions 1 .. lens - 2, between <start> and <end>.
+    EXPECT_TRUE(torch::equal(ours.slice(0, 1, lens - 1).slice(1, 1, lens - 1),
+                             release.slice(0, 1, lens - 1).slice(1, 1, lens - 1)))
+        << "caption " << c;
+  }
 }

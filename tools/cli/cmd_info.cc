@@ -64,7 +64,9 @@ Json release_notes(const std::string& prefix, const std::string& split, int64_t 
     notes.push_back(prefix +
                     "precaps_stan.txt: GSMN's precomputed word ids (not read: tokenising caps.txt gives the same ids)");
   if (exists(prefix + "caps.json"))
-    notes.push_back(prefix + "caps.json: GSMN's dependency pairs (not read: the released structure never uses them)");
+    notes.push_back(prefix +
+                    "caps.json: GSMN's dependency pairs (read by gsmn --set graph=sparse --set text_edges=given; "
+                    "the released structure never uses them)");
   if (split == "dev" && captions > 5000)
     notes.push_back(cat("dev has ", images, " images and ", captions,
                         " captions; the SCAN/GSMN/VSE∞ loaders evaluate only "

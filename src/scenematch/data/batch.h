@@ -15,7 +15,10 @@ namespace sm {
 
 // What a model needs from the data beyond region features and token ids.
 struct DataNeeds {
-  bool parses = false;        // POS tags, dependency edges, triplets (runs the caption parser)
+  bool parses = false;  // POS tags, dependency edges, triplets (runs the caption parser)
+  // With parses: dependency edges from SPLIT_caps.json (GSMN's release format)
+  // instead of the parser, which then does not run on the split's captions.
+  bool given_dependencies = false;
   bool boxes = false;         // S_ims_bbx.npy + S_ims_size.npy
   bool scene_graphs = false;  // S_vsg.jsonl (and S_vsg_rel.npy when present), or a derived graph
   // With scene_graphs: where the relations come from (derived ones when S_vsg.jsonl is absent).

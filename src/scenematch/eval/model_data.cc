@@ -1,5 +1,8 @@
 #include "scenematch/eval/model_data.h"
 
+#include <cstdio>
+
+#include "scenematch/data/given_dependencies.h"
 #include "scenematch/text/parse_cache.h"
 
 namespace sm {
@@ -14,7 +17,15 @@ std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std:
   auto data = std::make_unique<EvalData>();
   data->split = load_split(data_dir, split, load);
   data->vocab = vocab;
-  data->graphs = caption_graphs(data->split.captions, data->split.file("caps.txt"), needs.parses, options.threads);
+  const bool given = needs.parses && needs.given_dependencies;
+  data->graphs =
+      caption_graphs(data->split.captions, data->split.file("caps.txt"), needs.parses && !given, options.threads);
+  if (given) {
+    const GivenEdgeCounts counts = apply_given_dependencies(data->split.file("caps.json"), data->graphs);
+    if (counts.dropped)
+      std::fprintf(stderr, "%s: %lld dependency pairs touch ROOT or lie past their caption's tokens; dropped\n",
+                   data->split.file("caps.json").c_str(), static_cast<long long>(counts.dropped));
+  }
   data->batcher = std::make_unique<Batcher>(data->split, data->vocab, data->graphs, needs);
   return data;
 }

@@ -131,6 +131,8 @@ class GsmnMatcher : public Matcher {
     clipped_attention_ = cfg_choice(config, "attention", {"clipped", "plain"}) == "clipped";
     gcn_tanh_ = cfg_choice(config, "gcn_activation", {"none", "tanh"}) == "tanh";
     release_ = cfg_choice(config, "structure", {"paper", "release"}) == "release";
+    // Checkpoints written before the key existed took their edges from the parser.
+    given_edges_ = config.contains("text_edges") && cfg_choice(config, "text_edges", {"parse", "given"}) == "given";
     if (blocks_ <= 0 || embed_size_ % blocks_ != 0)
       fail("config: key 'num_blocks' (", blocks_, ") must divide 'embed_size' (", embed_size_, ")");
     if (kernels_ <= 0 || kernel_dim_ <= 0) fail("config: keys 'gcn_kernels' and 'gcn_kernel_dim' must be positive");
@@ -161,6 +163,7 @@ class GsmnMatcher : public Matcher {
     DataNeeds n;
     n.boxes = true;
     n.parses = sparse_ && !release_;  // only the paper's sparse textual graph uses dependency edges
+    n.given_dependencies = given_edges_;
     return n;
   }
 
@@ -453,7 +456,7 @@ class GsmnMatcher : public Matcher {
 
   int64_t embed_size_, blocks_, kernels_, kernel_dim_;
   double lambda_;
-  bool sparse_, clipped_attention_, gcn_tanh_, release_;
+  bool sparse_, clipped_attention_, gcn_tanh_, release_, given_edges_;
   WordEncoder words_{nullptr};
   RegionProjection regions_{nullptr};
   torch::nn::Linear text_gcn_{nullptr};
@@ -483,6 +486,9 @@ Config gsmn_preset(const std::string& preset) {
   c["attention"] = "clipped";
   c["gcn_activation"] = "none";
   c["structure"] = "paper";  // "release": the authors' code as it runs (imported checkpoints; docs/models/gsmn.md)
+  // Sparse graph's edges: "parse" (our parser) or "given" (SPLIT_caps.json, the
+  // release's CoreNLP pairs, for its data folders).
+  c["text_edges"] = "parse";
   c["margin"] = 0.2;
   c["max_violation"] = true;
   c["grad_clip"] = 2.0;
