@@ -256,5 +256,108 @@ TEST(SceneRules, NounAttachmentWinsAfterAVerbWithAnObject) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|riding|horse", "horse|on|beach"}));
 }
 
+TEST(SceneRules, CoordinatedBeGivesItsObjectToTheParticiple) {
+  // "a man ... is wearing a shirt and is holding a pair of tongs": "and"
+  // carries the object
+  //             0          1       2               3      4             5          6       7
+  auto b = build(
+      "man.n/NOUN is.v/AUX wearing.v/VERB a/DET shirt.n/NOUN and/CCONJ is.v/AUX holding.v/VERB "
+      // 8      9
+      "a/DET tongs.n/NOUN",
+      {"Ss(0,5)", "VJls(1,5)", "VJrs(5,6)", "Pg(1,2)", "Os(2,4)", "Ds(3,4)", "Pg(6,7)", "Op(5,9)", "Ds(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.progressive(6), 7);
+  EXPECT_EQ(rules.progressive(7), 7);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|wearing|shirt", "man|holding|tongs"}));
+}
+
+TEST(SceneRules, ParticipleAfterACommaIsSaidOfTheClauseBefore) {
+  // "a woman dressed in gear , skiing down a slope" (Wg on the comma)
+  //             0        1             2               3        4           5        6               7
+  auto b = build(
+      "a/DET woman.n/NOUN dressed.v/VERB in/ADP gear.n/NOUN ,/PUNCT skiing.v/VERB down/ADP "
+      // 8      9
+      "a/DET slope.n/NOUN",
+      {"Ds(0,1)", "Ss(1,2)", "MVp(2,3)", "Ju(3,4)", "Wg(5,6)", "K(6,7)", "Os(6,9)", "Ds(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.subjects(6), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|dressed in|gear", "woman|skiing down|slope"}));
+}
+
+TEST(SceneRules, PhraseAfterThePassiveAgentDescribesTheAgent) {
+  // "a child held by a woman in a shirt": "in" hangs on "held"
+  //             0            1               2       3             4       5
+  auto b = build("child.n/NOUN held.v/VERB by/ADP woman.n/NOUN in/ADP shirt.n/NOUN",
+                 {"Mv(0,1)", "MVp(1,2)", "Js(2,3)", "MVp(1,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.agents_before(1, 4), (std::vector<int>{3}));
+  EXPECT_TRUE(rules.agents_before(1, 2).empty());
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|held|child", "woman|in|shirt"}));
+}
+
+TEST(SceneRules, WhileOnANounIsSaidOfTheNoun) {
+  // "woman with a beanie while milking animals": "while" hangs on "woman"
+  //             0            1        2              3             4                5
+  auto b = build("woman.n/NOUN with/ADP beanie.n/NOUN while/SCONJ milking.v/VERB animals.p/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mp(0,3)", "Mgp(3,4)", "Op(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|with|beanie", "woman|milking|animals"}));
+}
+
+TEST(SceneRules, GerundObjectCompletesTheVerb) {
+  // "boy sitting down thinking about his future": "thinking" read as the
+  // object of "sitting"
+  //             0          1              2         3               4         5
+  auto b = build("boy.n/NOUN sitting.v/VERB down/ADV thinking.g/VERB about/ADP future.n/NOUN",
+                 {"Mg(0,1)", "Os(1,3)", "A(2,3)", "MVp(1,4)", "Mp(3,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.complement(1, 3));
+  EXPECT_FALSE(rules.complement(3, 1));
+  EXPECT_EQ(rules.subjects(3), (std::vector<int>{0}));
+  EXPECT_EQ(rules.preposition_heads(4), (std::vector<int>{3}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boy|thinking about|future"}));
+}
+
+TEST(SceneRules, PhraseRightAfterAnIntransitiveIngVerbIsThatVerbs) {
+  // "a man stands in front of a woman who is sitting behind a table":
+  // Link Grammar hangs "behind" on "stands"
+  //             0          1              2       3          4       5            6          7
+  auto b = build(
+      "man.n/NOUN stands.v/VERB in/ADP front/NOUN of/ADP woman.n/NOUN who/PRON is.v/AUX "
+      // 8            9           10
+      "sitting/VERB behind/ADP table.n/NOUN",
+      {"Ss(0,1)", "MVp(1,4)", "_IBJD(2,3)", "_IBJC(3,4)", "Js(4,5)", "R(5,6)", "RS(6,7)", "Pa(7,8)", "MVp(1,9)",
+       "Js(9,10)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.preposition_heads(9), (std::vector<int>{8}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|stands in front of|woman", "woman|sitting behind|table"}));
+}
+
+TEST(SceneRules, ParticleReadAsAnAdjectivePassesThePhraseToItsVerb) {
+  // "a kitten sitting down by a door": Pa(sitting, down), "by" on "down"
+  //             0             1              2         3       4
+  auto b =
+      build("kitten.n/NOUN sitting.v/VERB down/ADP by/ADP door.n/NOUN", {"Mg(0,1)", "Pa(1,2)", "MVp(2,3)", "Js(3,4)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(1), (std::vector<int>{1, 2}));
+  EXPECT_EQ(rules.preposition_heads(3), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"kitten|sitting down by|door"}));
+}
+
+TEST(SceneRules, ImplausibleReadingsAreCounted) {
+  auto links = [](std::initializer_list<Link> l) { return std::vector<Link>(l); };
+  // "a boy in a shirt and blue.v shorts.n": a colour word read as a verb
+  EXPECT_EQ(implausibility({"boy", "and", "blue", "shorts"}, {"n", "j-v", "v", "n"}, links({})), 1);
+  // "white.n shorts.v looking": a verb right after a colour word
+  EXPECT_EQ(implausibility({"white", "shorts", "looking"}, {"n", "v", "v"}, links({})), 1);
+  // "young man.v sitting": a person read as a verb
+  EXPECT_EQ(implausibility({"young", "man", "sitting"}, {"a", "v", "g"}, links({})), 1);
+  // "fire hydrant sitting.g next to": an -ing compound head that takes a phrase
+  EXPECT_EQ(implausibility({"hydrant", "sitting", "to"}, {"n", "g", ""}, links({{"AN", "", 0, 1}, {"M", "p", 1, 2}})),
+            1);
+  // "a skateboarding trick", "rock climbing": nothing implausible
+  EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);
+  EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);
+}
+
 }  // namespace
 }  // namespace sm

@@ -94,6 +94,25 @@ int number_value(const std::string& w) {
   return 0;
 }
 
+int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
+                   const std::vector<Link>& links) {
+  auto verb = [&](size_t w) { return !subscripts[w].empty() && subscripts[w][0] == 'v'; };
+  int score = 0;
+  for (size_t w = 0; w < words.size(); ++w) {
+    if (!verb(w)) continue;
+    score += is_animate_noun(words[w]) || is_colour_word(words[w]);
+    score += w > 0 && is_colour_word(words[w - 1]);
+  }
+  for (const Link& l : links) {
+    if (l.base != "AN" || !ends_with(words[l.right], "ing")) continue;
+    const bool takes_phrase = std::any_of(links.begin(), links.end(), [&](const Link& m) {
+      return m.left == l.right && (m.base == "M" || m.base == "MV");
+    });
+    score += is_animate_noun(words[l.left]) || takes_phrase;
+  }
+  return score;
+}
+
 SceneRules::SceneRules(const CaptionGraph& g, const TokenLinkage& lk)
     : tokens_(g.tokens), pos_(g.pos), lk_(lk), n_(static_cast<int>(g.tokens.size())), at_(n_) {
   for (int k = 0; k < static_cast<int>(lk.links.size()); ++k) {
@@ -250,8 +269,12 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
     // "jumping while holding a ball": the subject of the verb "while" is on
+    // "a woman with a beanie while milking animals": "while" on a noun
     if (l.base == "M" && pos_[l.left] == Pos::SCONJ) {
       each(l.left, "MV", -1, [&](int u, const Link&) { add_subjects_of(u); });
+      each(l.left, "M", -1, [&](int t, const Link& m) {
+        if (noun(t)) add_nouns(t, m);
+      });
       continue;
     }
     // "a dog chasing", "a plate topped with", "a skateboard, holding a phone"
@@ -268,10 +291,17 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     // auxiliaries, infinitives, the gerund Link Grammar gives "are sitting",
     // and verb complements ("sitting down smoking")
     const bool chain = l.base == "P" || l.base == "PP" || l.base == "I" || l.base == "TO" ||
-                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) ||
+                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) || complement(l.left, v) ||
                        (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g');
     if (chain) add_subjects_of(l.left);
   }
+  // "a woman dressed in white , skiing down a slope": a participle hung on
+  // the comma (Wg) is said of the clause before it
+  each(v, "W", -1, [&](int comma, const Link&) {
+    if (word(comma) != ",") return;
+    for (int u = comma - 1; u >= 0 && out.empty(); --u)
+      if (verbal(u)) add_subjects_of(u);
+  });
   // coordinated verbs share the coordination's subject
   each(v, "VJ", 0, [&](int c, const Link&) {
     if (pos_[c] == Pos::CCONJ) add_subjects_of(c);
@@ -285,7 +315,10 @@ std::vector<int> SceneRules::phrase(int t) const {
   for (size_t i = 0; i < out.size(); ++i)
     for (int k : at_[out[i]]) {
       const Link& l = lk_.links[k];
-      if (l.base.empty() || (l.base[0] != '_' && !(l.base == "K" && l.left == out[i]))) continue;
+      // "sitting down" read as a predicative adjective (Pa) is a particle too
+      const bool particle =
+          l.left == out[i] && (l.base == "K" || (l.base == "P" && l.sub == "a" && particle_word(l.right)));
+      if (l.base.empty() || (l.base[0] != '_' && !particle)) continue;
       for (int m : {l.left, l.right})
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
@@ -297,10 +330,74 @@ std::vector<int> SceneRules::phrase(int t) const {
   return out;
 }
 
+std::vector<int> SceneRules::agents_before(int v, int p) const {
+  std::vector<int> out;
+  if (!passive(v)) return out;
+  each(v, "MV", +1, [&](int by, const Link&) {
+    if (word(by) != "by" || by > p) return;
+    each(by, "J", +1, [&](int agent, const Link&) {
+      for (int m : nouns(agent))
+        if (m < p) out.push_back(m);
+    });
+  });
+  return out;
+}
+
+int SceneRules::progressive(int v) const {
+  if (!be(v)) return v;
+  int participle = v;
+  each(v, "P", +1, [&](int p, const Link& l) {
+    if (!l.sub.empty() && l.sub[0] == 'g') participle = p;
+  });
+  return participle;
+}
+
 bool SceneRules::has_object(int v) const {
   bool found = false;
-  each(v, "O", +1, [&](int, const Link&) { found = true; });
+  each(v, "O", +1, [&](int o, const Link&) { found |= !complement(v, o); });
   return found;
+}
+
+bool SceneRules::complement(int v, int c) const {
+  if (v >= c || pos_[v] != Pos::VERB || be(v) || pos_[c] != Pos::VERB || !ends_with(word(c), "ing")) return false;
+  bool linked = false;
+  each(v, "O", +1, [&](int o, const Link&) { linked |= o == c; });
+  return linked;
+}
+
+bool SceneRules::particle_word(int t) const {
+  return pos_[t] == Pos::ADP || pos_[t] == Pos::ADV || pos_[t] == Pos::PART;
+}
+
+std::vector<int> SceneRules::preposition_heads(int p) const {
+  std::vector<int> heads;
+  for (int k : at_[p]) {
+    const Link& l = lk_.links[k];
+    if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
+    for (int h : coordinated(l.left)) {
+      // "sitting down by a door": the particle's verb
+      if (particle_word(h))
+        for (int j : at_[h]) {
+          const Link& m = lk_.links[j];
+          if (m.right == h && verbal(m.left) && (m.base == "K" || (m.base == "P" && m.sub == "a"))) h = m.left;
+        }
+      heads.push_back(h);
+    }
+  }
+  // "a man stands in front of a woman who is sitting behind a table": a
+  // phrase right after an intransitive -ing verb is that verb's, wherever
+  // Link Grammar hangs it
+  const int before = p - 1;
+  if (before >= 0 && pos_[before] == Pos::VERB && ends_with(word(before), "ing") && !has_object(before) &&
+      std::find(heads.begin(), heads.end(), before) == heads.end() && !heads.empty())
+    heads = {before};
+  // "sitting down thinking about": the complement, not the verb it completes
+  heads.erase(std::remove_if(heads.begin(), heads.end(),
+                             [&](int v) {
+                               return std::any_of(heads.begin(), heads.end(), [&](int c) { return complement(v, c); });
+                             }),
+              heads.end());
+  return heads;
 }
 
 std::vector<int> SceneRules::through_relational_noun(int t, std::vector<int>& pred) const {
@@ -352,7 +449,7 @@ void SceneRules::relations_from_objects() {
     if (pos_[v] != Pos::VERB && pos_[v] != Pos::CCONJ && !verb_reading) continue;
     each(v, "O", +1, [&](int obj, const Link&) {
       // "stands and holds a cup": the object belongs to the last verb
-      const int verb = coordinated(v).back();
+      const int verb = progressive(coordinated(v).back());
       if ((pos_[verb] != Pos::VERB && verb != v) || be(verb)) return;
       for (int s : subjects(v))
         for (int o : nouns(obj)) add(s, phrase(verb), o);
@@ -373,15 +470,11 @@ void SceneRules::relations_from_prepositions() {
     if (objects.empty()) continue;
     std::vector<int> pred = phrase(p);
     std::vector<int> noun_heads, verbs;
-    for (int k : at_[p]) {
-      const Link& l = lk_.links[k];
-      if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
-      for (int h : coordinated(l.left)) {
-        if (noun(h))
-          noun_heads.push_back(read_through(h));
-        else if (verbal(h))
-          verbs.push_back(h);
-      }
+    for (int h : preposition_heads(p)) {
+      if (noun(h))
+        noun_heads.push_back(read_through(h));
+      else if (verbal(h))
+        verbs.push_back(h);
     }
     const bool verb_first = std::any_of(verbs.begin(), verbs.end(), [&](int v) {
       return pos_[v] == Pos::VERB && v + 1 == pred.front() && !has_object(v) && !be(v);
@@ -413,6 +506,11 @@ void SceneRules::relations_from_prepositions() {
     for (int v : verbs) {
       // "a kite flown by a boy" -> (boy, flown, kite); "is being held by"
       const int participle = !by ? -1 : passive(v) ? v : be(v) ? passive_participle(v) : -1;
+      if (const auto agents = agents_before(v, p); !agents.empty()) {
+        for (int s : agents)
+          for (int o : objects) add(s, pred, o);
+        continue;
+      }
       for (int s : subjects(v))
         for (int o : objects) {
           if (participle >= 0) {
