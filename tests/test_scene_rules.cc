@@ -359,5 +359,57 @@ TEST(SceneRules, ImplausibleReadingsAreCounted) {
   EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);
 }
 
+TEST(SceneRules, ParticipleOnAPhraseOfACoordinationGoesToAllItsPeople) {
+  // "boys and girls from a nation smiling in a field": "smiling" hangs on "nation"
+  //             0             1          2             3         4              5               6       7
+  auto b = build("boys.p/NOUN and/CCONJ girls.p/NOUN from/ADP nation.n/NOUN smiling.v/VERB in/ADP field.n/NOUN",
+                 {"SJlp(0,1)", "SJrp(1,2)", "Mp(1,3)", "Js(3,4)", "Mg(4,5)", "MVp(5,6)", "Js(6,7)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.animate_coordination(1));
+  EXPECT_EQ(rules.semantic_subject(4, 5), 1);
+  EXPECT_EQ(rules.subjects(5), (std::vector<int>{0, 2}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boys|from|nation", "girls|from|nation", "boys|smiling in|field",
+                                                       "girls|smiling in|field"}));
+  // "a man and shorts": not all people
+  auto c = build("man.n/NOUN and/CCONJ shorts.p/NOUN", {"SJls(0,1)", "SJrp(1,2)"});
+  EXPECT_FALSE(SceneRules(c.g, c.lk).animate_coordination(1));
+}
+
+TEST(SceneRules, PartitiveAdjectivesGoToTheRealObject) {
+  // "a white piece of paper and a pair of scissors"
+  //             0        1            2             3        4             5          6      7
+  auto b = build(
+      "a/DET white.a/ADJ piece.n/NOUN of/ADP paper.n/NOUN and/CCONJ a/DET pair.n/NOUN of/ADP "
+      // 9
+      "scissors.p/NOUN",
+      {"Ds(0,2)", "A(1,2)", "Mp(2,3)", "Ju(3,5)", "SJlu(4,5)", "SJrs(5,7)", "Ds(6,7)", "Mf(7,8)", "Jp(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.attributes(4), (std::vector<int>{1}));
+  EXPECT_TRUE(rules.attributes(9).empty());
+  // "a large group of people": a quantity, not a kind of people
+  //             0        1            2             3        4
+  auto c = build("a/DET large.a/ADJ group.n/NOUN of/ADP people.p/NOUN", {"Ds(0,2)", "A(1,2)", "Mf(2,3)", "Jp(3,4)"});
+  EXPECT_TRUE(SceneRules(c.g, c.lk).attributes(4).empty());
+}
+
+TEST(SceneRules, AdjectivesLinkGrammarReadsAsNounsOrDeterminers) {
+  // "a giant cup" (AN), "his next subject" (L), "the same species" (D), "a bright blue sky"
+  //             0      1              2
+  auto b = build("a/DET giant.n/NOUN cup.n/NOUN", {"Ds(0,2)", "AN(1,2)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).attributes(2), (std::vector<int>{1}));
+  //             0        1         2
+  auto c = build("his/DET next/ADJ subject.n/NOUN", {"Ds(0,2)", "L(0,1)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).attributes(2), (std::vector<int>{1}));
+  //             0        1         2
+  auto d = build("the/DET same/ADJ species.s/NOUN", {"_IBWO(0,1)", "Ds(1,2)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).attributes(2), (std::vector<int>{1}));
+  //             0      1             2           3
+  auto e = build("a/DET bright.a/ADJ blue.a/ADJ sky.n/NOUN", {"Ds(0,3)", "A(1,2)", "A(2,3)"});
+  EXPECT_EQ(SceneRules(e.g, e.lk).attributes(3), (std::vector<int>{1, 2}));
+  // "a tennis court": a compound modifier stays no attribute
+  auto f = build("a/DET tennis.n/NOUN court.n/NOUN", {"Ds(0,2)", "AN(1,2)"});
+  EXPECT_TRUE(SceneRules(f.g, f.lk).attributes(2).empty());
+}
+
 }  // namespace
 }  // namespace sm

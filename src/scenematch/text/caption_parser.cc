@@ -385,7 +385,12 @@ struct CaptionParser::Impl {
       out.has_subject |= base == "S";
     }
     if (prefix_objects.empty()) return;
-    const int first_object = *std::min_element(prefix_objects.begin(), prefix_objects.end());
+    int first_object = *std::min_element(prefix_objects.begin(), prefix_objects.end());
+    // "I see [man in a jersey and white shorts]": an object that is a
+    // conjunction starts at its first member
+    for (const Link& l : out.links)
+      if (l.base == "SJ" && std::count(prefix_objects.begin(), prefix_objects.end(), l.right))
+        first_object = std::min(first_object, l.left);
     auto reads_as = [&](int t, const char* classes) {
       return !out.subscript[t].empty() && std::strchr(classes, out.subscript[t][0]);
     };
@@ -396,12 +401,18 @@ struct CaptionParser::Impl {
       for (int t = v - 1; t >= first_object && subject < 0; --t)
         if (reads_as(t, "nsp") && is_animate_noun(tokens[t])) subject = t;
       if (subject >= 0) {
-        // "I see the man and woman sitting": both sit (the coordination's
-        // "and" is the left end of the link to its last member)
+        // "I see the man and woman sitting": both sit, when all members are
+        // people or animals ("man in a jersey and white shorts looking":
+        // Link Grammar's "man and shorts" does not look)
         for (const Link& l : out.links)
           if (l.base == "SJ" && (l.left == subject || l.right == subject)) {
             const int conjunction = l.left == subject ? l.right : l.left;
-            if (conjunction < v && (tokens[conjunction] == "and" || tokens[conjunction] == "or")) subject = conjunction;
+            const bool animate = std::all_of(out.links.begin(), out.links.end(), [&](const Link& m) {
+              if (m.base != "SJ" || (m.left != conjunction && m.right != conjunction)) return true;
+              return is_animate_noun(tokens[m.left == conjunction ? m.right : m.left]);
+            });
+            if (conjunction < v && animate && (tokens[conjunction] == "and" || tokens[conjunction] == "or"))
+              subject = conjunction;
           }
         out.links.push_back({"M", "g", subject, v});
         continue;

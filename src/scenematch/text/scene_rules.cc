@@ -83,6 +83,23 @@ bool is_partitive_noun(const std::string& w) {
   return s.count(w) > 0;
 }
 
+bool is_quantity_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"lots", "lot",  "number", "group", "couple",  "body",   "kind",
+                                                    "sort", "type", "plenty", "dozen", "handful", "variety"};
+  return s.count(w) > 0;
+}
+
+bool is_adjective_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"giant",   "miniature", "makeshift", "outside",
+                                                    "outdoor", "indoor",    "mini",      "huge"};
+  return s.count(w) > 0;
+}
+
+bool is_determiner_adjective(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"next", "same", "other"};
+  return s.count(w) > 0;
+}
+
 int number_value(const std::string& w) {
   static const std::unordered_map<std::string, int> words = {
       {"one", 1},    {"two", 2},   {"three", 3},  {"four", 4},    {"five", 5},    {"six", 6},
@@ -214,7 +231,7 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
         for (int k : at_[p]) {
           const Link& l = lk_.links[k];
           if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
-          if (noun(l.left)) parent = l.left;
+          if (noun(l.left) || animate_coordination(l.left)) parent = l.left;
           take_subject_of(l.left);
         }
       });
@@ -222,10 +239,17 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
       each(e, "O", -1, [&](int u, const Link&) { take_subject_of(u); });
     }
     if (parent < 0) break;
-    if (is_animate_noun(word(parent))) return parent;
+    if (is_animate_noun(word(parent)) || animate_coordination(parent)) return parent;
     t = parent;
   }
   return noun_token;
+}
+
+bool SceneRules::animate_coordination(int t) const {
+  if (pos_[t] != Pos::CCONJ) return false;
+  const auto members = nouns(t);
+  return !members.empty() &&
+         std::all_of(members.begin(), members.end(), [&](int m) { return is_animate_noun(word(m)); });
 }
 
 int SceneRules::passive_participle(int h) const {
@@ -253,7 +277,8 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     for (int m : nouns(t)) out.push_back(m);
   };
   auto add_doers = [&](int t, const Link&) {
-    for (int m : nouns(t)) out.push_back(semantic_subject(m, action));
+    for (int m : nouns(t))
+      for (int doer : nouns(semantic_subject(m, action))) out.push_back(doer);
   };
   auto add_subjects_of = [&](int u) {
     auto s = subjects(action, u, depth + 1);
@@ -497,7 +522,8 @@ void SceneRules::relations_from_prepositions() {
       full.insert(full.end(), pred.begin(), pred.end());
       // "people in a temple praying over an urn": the people pray
       const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
-      for (int o : objects) add(subject, full, o);
+      for (int doer : nouns(subject))
+        for (int o : objects) add(doer, full, o);
     }
     if (!noun_heads.empty()) continue;
     // "are sitting on": the main verb, not its auxiliary
@@ -565,13 +591,33 @@ std::vector<int> SceneRules::attributes(int t) const {
     }
   };
   each(t, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
-  // "a red double decker bus", "a white tent" read as a noun compound
+  // "a white piece of paper", "colored pieces of fabric": the partitive's
+  // adjectives describe the real object
+  // ("a white piece of paper and a pair of scissors": the first member)
+  for (int p = 0; p < t; ++p)
+    if (is_partitive_noun(word(p)) && !is_quantity_noun(word(p)) && coordinated(read_through(p)).front() == t)
+      each(p, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+  // "a red double decker bus", "a white tent", "a giant cup" read as a noun compound
   std::vector<int> modifiers = {t};
   for (size_t i = 0; i < modifiers.size() && i < 8; ++i)
     each(modifiers[i], "AN", -1, [&](int m, const Link&) {
       modifiers.push_back(m);
       if (is_colour_word(word(m))) add_adjectives(m);
+      if (is_adjective_noun(word(m))) out.push_back(m);
       each(m, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+    });
+  // "his next subject" (L on the determiner), "the same species", "other
+  // people" (the word is the determiner)
+  each(t, "D", -1, [&](int d, const Link&) {
+    if (is_determiner_adjective(word(d))) out.push_back(d);
+    each(d, "L", +1, [&](int a, const Link&) {
+      if (is_determiner_adjective(word(a))) out.push_back(a);
+    });
+  });
+  // "a bright blue sky": an adjective on an adjective
+  for (size_t i = 0; i < out.size() && i < 8; ++i)
+    each(out[i], "A", -1, [&](int a, const Link&) {
+      if (pos_[a] == Pos::ADJ && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
     });
   // "the dog is brown": predicative adjectives (Pa) describe the subject
   for (int v = 0; v < n_; ++v)

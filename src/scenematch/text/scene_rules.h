@@ -34,6 +34,10 @@ bool is_be_form(const std::string& w);
 bool is_animate_noun(const std::string& w);  // people, animals: the doers of actions
 bool is_colour_word(const std::string& w);   // "white" in "white tent", which Link Grammar may read as a noun
 bool is_partitive_noun(const std::string& w);
+bool is_quantity_noun(const std::string& w);   // "lots", "a group": partitives that say how many, not what kind
+bool is_adjective_noun(const std::string& w);  // "giant" in "a giant cup", which Link Grammar reads as a noun
+bool is_determiner_adjective(
+    const std::string& w);               // "next", "same", "other": adjectives Link Grammar links as determiners
 int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
 
 // Readings no caption means, counted in a linkage of `words` (Link Grammar's
@@ -68,8 +72,11 @@ class SceneRules {
   // The noun that does what an action participle on `noun` says: Link Grammar
   // hangs "playing" on the nearest noun ("people under a tent playing");
   // an inanimate noun inside a prepositional phrase passes it up to the
-  // animate noun the phrase describes.
+  // animate noun the phrase describes, or to a coordination of them ("boys
+  // and girls from a nation smiling": the "and", whose nouns() are the doers).
   int semantic_subject(int noun, int verb) const;
+  // A conjunction whose members are all people or animals.
+  bool animate_coordination(int t) const;
   // A passive participle ("chased" in "is chased by", "ridden" in "being
   // ridden by").
   bool passive(int v) const;
