@@ -284,14 +284,14 @@ TEST(SceneRules, ParticipleAfterACommaIsSaidOfTheClauseBefore) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|dressed in|gear", "woman|skiing down|slope"}));
 }
 
-TEST(SceneRules, PhraseAfterThePassiveAgentDescribesTheAgent) {
+TEST(SceneRules, PhraseAfterThePassiveByNounDescribesThatNoun) {
   // "a child held by a woman in a shirt": "in" hangs on "held"
   //             0            1               2       3             4       5
   auto b = build("child.n/NOUN held.v/VERB by/ADP woman.n/NOUN in/ADP shirt.n/NOUN",
                  {"Mv(0,1)", "MVp(1,2)", "Js(2,3)", "MVp(1,4)", "Js(4,5)"});
   SceneRules rules(b.g, b.lk);
-  EXPECT_EQ(rules.agents_before(1, 4), (std::vector<int>{3}));
-  EXPECT_TRUE(rules.agents_before(1, 2).empty());
+  EXPECT_EQ(rules.doers_by_before(1, 4), (std::vector<int>{3}));
+  EXPECT_TRUE(rules.doers_by_before(1, 2).empty());
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|held|child", "woman|in|shirt"}));
 }
 
@@ -370,6 +370,17 @@ TEST(SceneRules, ParticipleOnAPhraseOfACoordinationGoesToAllItsPeople) {
   EXPECT_EQ(rules.subjects(5), (std::vector<int>{0, 2}));
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boys|from|nation", "girls|from|nation", "boys|smiling in|field",
                                                        "girls|smiling in|field"}));
+  // "a boy and a woman are on a sled , sliding through the snow": "sliding"
+  // hangs on "sled" (MX)
+  //             0           1          2             3       4       5            6         7
+  auto d = build(
+      "boy.n/NOUN and/CCONJ woman.n/NOUN are.v/AUX on/ADP sled.n/NOUN ,/PUNCT sliding.g/VERB "
+      // 8         9
+      "through/ADP snow.n/NOUN",
+      {"SJls(0,1)", "SJrs(1,2)", "Spx(1,3)", "Pp(3,4)", "Js(4,5)", "MXsp(5,7)", "Xd(6,7)", "MVp(7,8)", "Js(8,9)"});
+  SceneRules on_sled(d.g, d.lk);
+  EXPECT_EQ(on_sled.semantic_subject(5, 7), 1);
+  EXPECT_EQ(on_sled.subjects(7), (std::vector<int>{0, 2}));
   // "a man and shorts": not all people
   auto c = build("man.n/NOUN and/CCONJ shorts.p/NOUN", {"SJls(0,1)", "SJrp(1,2)"});
   EXPECT_FALSE(SceneRules(c.g, c.lk).animate_coordination(1));

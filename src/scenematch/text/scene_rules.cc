@@ -221,9 +221,15 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
       if (pos_[c] == Pos::CCONJ) ends.push_back(c);
     });
     int parent = -1;
+    // ("a boy and a woman are on a sled , sliding": the coordination, so
+    // that both slide)
     auto take_subject_of = [&](int u) {
-      if (verbal(u) && u < verb)
-        for (int s : subjects(u)) parent = s;
+      if (!verbal(u) || u >= verb) return;
+      for (int s : subjects(u)) parent = s;
+      for (const char* base : {"S", "M"})
+        each(u, base, -1, [&](int s, const Link&) {
+          if (animate_coordination(s)) parent = s;
+        });
     };
     for (int e : ends) {
       // "people under a tent playing", "people sitting under a tent playing"
@@ -355,13 +361,13 @@ std::vector<int> SceneRules::phrase(int t) const {
   return out;
 }
 
-std::vector<int> SceneRules::agents_before(int v, int p) const {
+std::vector<int> SceneRules::doers_by_before(int v, int p) const {
   std::vector<int> out;
   if (!passive(v)) return out;
   each(v, "MV", +1, [&](int by, const Link&) {
     if (word(by) != "by" || by > p) return;
-    each(by, "J", +1, [&](int agent, const Link&) {
-      for (int m : nouns(agent))
+    each(by, "J", +1, [&](int doer, const Link&) {
+      for (int m : nouns(doer))
         if (m < p) out.push_back(m);
     });
   });
@@ -532,8 +538,8 @@ void SceneRules::relations_from_prepositions() {
     for (int v : verbs) {
       // "a kite flown by a boy" -> (boy, flown, kite); "is being held by"
       const int participle = !by ? -1 : passive(v) ? v : be(v) ? passive_participle(v) : -1;
-      if (const auto agents = agents_before(v, p); !agents.empty()) {
-        for (int s : agents)
+      if (const auto doers = doers_by_before(v, p); !doers.empty()) {
+        for (int s : doers)
           for (int o : objects) add(s, pred, o);
         continue;
       }

@@ -84,9 +84,9 @@ class SceneRules {
   // ridden", "is being held"), else -1.
   int passive_participle(int h) const;
   // "held by a woman in a pink shirt": Link Grammar hangs the phrase at p on
-  // the passive participle v, but it describes the agent before it; the
-  // agent's nouns, else {}.
-  std::vector<int> agents_before(int v, int p) const;
+  // the passive participle v, but it describes the doer named by "by"
+  // before it; that doer's nouns, else {}.
+  std::vector<int> doers_by_before(int v, int p) const;
   // "is holding" (Pg): the participle that carries a form of "be"'s
   // object when "and" hangs it on the "be" ("... and is holding a pair"), else v.
   int progressive(int v) const;
