@@ -26,10 +26,10 @@ const fs::path kRepo = fs::weakly_canonical(fs::absolute(__FILE__)).parent_path(
 
 // Floors just under what the parser reaches on the labelled set (measured
 // values and the gap to the 0.90 target in docs/parsing.md).
-constexpr double kTripletPrecisionFloor = 0.86;
-constexpr double kTripletRecallFloor = 0.73;
-constexpr double kAttributePrecisionFloor = 0.90;
-constexpr double kAttributeRecallFloor = 0.84;
+constexpr double kTripletPrecisionFloor = 0.88;
+constexpr double kTripletRecallFloor = 0.80;
+constexpr double kAttributePrecisionFloor = 0.92;
+constexpr double kAttributeRecallFloor = 0.92;
 
 struct Labelled {
   std::string where, caption;
@@ -113,12 +113,13 @@ TEST(RealCaptions, LabelledSetPrecisionAndRecall) {
     const CaptionGraph g = parser.parse(l.caption);
     std::ostringstream report;
 
-    std::set<std::string> got;
+    // multisets: "a black man and a white man ... are standing" states the
+    // same triplet twice, and a parser that says it once has missed one
+    std::multiset<std::string> got, used;
     for (const auto& r : g.relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
-    std::set<std::string> used;
     for (const auto& alternatives : l.relations) {
       auto hit = std::find_if(alternatives.begin(), alternatives.end(),
-                              [&](const std::string& a) { return got.count(a) && !used.count(a); });
+                              [&](const std::string& a) { return got.count(a) > used.count(a); });
       if (hit != alternatives.end()) {
         used.insert(*hit);
       } else {
@@ -129,8 +130,8 @@ TEST(RealCaptions, LabelledSetPrecisionAndRecall) {
     triplets.matched_truth += used.size();
     triplets.predicted += got.size();
     triplets.matched_predicted += used.size();
-    for (const auto& t : got)
-      if (!used.count(t)) report << "  spurious " << t << "\n";
+    for (auto t = got.begin(); t != got.end(); t = got.upper_bound(*t))
+      for (size_t k = used.count(*t); k < got.count(*t); ++k) report << "  spurious " << *t << "\n";
 
     std::multiset<std::string> want_attributes, got_attributes;
     std::map<std::string, int> want_counts;

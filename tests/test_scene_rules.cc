@@ -256,5 +256,171 @@ TEST(SceneRules, NounAttachmentWinsAfterAVerbWithAnObject) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|riding|horse", "horse|on|beach"}));
 }
 
+TEST(SceneRules, CoordinatedBeGivesItsObjectToTheParticiple) {
+  // "a man ... is wearing a shirt and is holding a pair of tongs": "and"
+  // carries the object
+  //             0          1       2               3      4             5          6       7
+  auto b = build(
+      "man.n/NOUN is.v/AUX wearing.v/VERB a/DET shirt.n/NOUN and/CCONJ is.v/AUX holding.v/VERB "
+      // 8      9
+      "a/DET tongs.n/NOUN",
+      {"Ss(0,5)", "VJls(1,5)", "VJrs(5,6)", "Pg(1,2)", "Os(2,4)", "Ds(3,4)", "Pg(6,7)", "Op(5,9)", "Ds(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.progressive(6), 7);
+  EXPECT_EQ(rules.progressive(7), 7);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|wearing|shirt", "man|holding|tongs"}));
+}
+
+TEST(SceneRules, ParticipleAfterACommaIsSaidOfTheClauseBefore) {
+  // "a woman dressed in gear , skiing down a slope" (Wg on the comma)
+  //             0        1             2               3        4           5        6               7
+  auto b = build(
+      "a/DET woman.n/NOUN dressed.v/VERB in/ADP gear.n/NOUN ,/PUNCT skiing.v/VERB down/ADP "
+      // 8      9
+      "a/DET slope.n/NOUN",
+      {"Ds(0,1)", "Ss(1,2)", "MVp(2,3)", "Ju(3,4)", "Wg(5,6)", "K(6,7)", "Os(6,9)", "Ds(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.subjects(6), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|dressed in|gear", "woman|skiing down|slope"}));
+}
+
+TEST(SceneRules, PhraseAfterThePassiveByNounDescribesThatNoun) {
+  // "a child held by a woman in a shirt": "in" hangs on "held"
+  //             0            1               2       3             4       5
+  auto b = build("child.n/NOUN held.v/VERB by/ADP woman.n/NOUN in/ADP shirt.n/NOUN",
+                 {"Mv(0,1)", "MVp(1,2)", "Js(2,3)", "MVp(1,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.doers_by_before(1, 4), (std::vector<int>{3}));
+  EXPECT_TRUE(rules.doers_by_before(1, 2).empty());
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|held|child", "woman|in|shirt"}));
+}
+
+TEST(SceneRules, WhileOnANounIsSaidOfTheNoun) {
+  // "woman with a beanie while milking animals": "while" hangs on "woman"
+  //             0            1        2              3             4                5
+  auto b = build("woman.n/NOUN with/ADP beanie.n/NOUN while/SCONJ milking.v/VERB animals.p/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mp(0,3)", "Mgp(3,4)", "Op(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"woman|with|beanie", "woman|milking|animals"}));
+}
+
+TEST(SceneRules, GerundObjectCompletesTheVerb) {
+  // "boy sitting down thinking about his future": "thinking" read as the
+  // object of "sitting"
+  //             0          1              2         3               4         5
+  auto b = build("boy.n/NOUN sitting.v/VERB down/ADV thinking.g/VERB about/ADP future.n/NOUN",
+                 {"Mg(0,1)", "Os(1,3)", "A(2,3)", "MVp(1,4)", "Mp(3,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.complement(1, 3));
+  EXPECT_FALSE(rules.complement(3, 1));
+  EXPECT_EQ(rules.subjects(3), (std::vector<int>{0}));
+  EXPECT_EQ(rules.preposition_heads(4), (std::vector<int>{3}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boy|thinking about|future"}));
+}
+
+TEST(SceneRules, PhraseRightAfterAnIntransitiveIngVerbIsThatVerbs) {
+  // "a man stands in front of a woman who is sitting behind a table":
+  // Link Grammar hangs "behind" on "stands"
+  //             0          1              2       3          4       5            6          7
+  auto b = build(
+      "man.n/NOUN stands.v/VERB in/ADP front/NOUN of/ADP woman.n/NOUN who/PRON is.v/AUX "
+      // 8            9           10
+      "sitting/VERB behind/ADP table.n/NOUN",
+      {"Ss(0,1)", "MVp(1,4)", "_IBJD(2,3)", "_IBJC(3,4)", "Js(4,5)", "R(5,6)", "RS(6,7)", "Pa(7,8)", "MVp(1,9)",
+       "Js(9,10)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.preposition_heads(9), (std::vector<int>{8}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|stands in front of|woman", "woman|sitting behind|table"}));
+}
+
+TEST(SceneRules, ParticleReadAsAnAdjectivePassesThePhraseToItsVerb) {
+  // "a kitten sitting down by a door": Pa(sitting, down), "by" on "down"
+  //             0             1              2         3       4
+  auto b =
+      build("kitten.n/NOUN sitting.v/VERB down/ADP by/ADP door.n/NOUN", {"Mg(0,1)", "Pa(1,2)", "MVp(2,3)", "Js(3,4)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(1), (std::vector<int>{1, 2}));
+  EXPECT_EQ(rules.preposition_heads(3), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"kitten|sitting down by|door"}));
+}
+
+TEST(SceneRules, ImplausibleReadingsAreCounted) {
+  auto links = [](std::initializer_list<Link> l) { return std::vector<Link>(l); };
+  // "a boy in a shirt and blue.v shorts.n": a colour word read as a verb
+  EXPECT_EQ(implausibility({"boy", "and", "blue", "shorts"}, {"n", "j-v", "v", "n"}, links({})), 1);
+  // "white.n shorts.v looking": a verb right after a colour word
+  EXPECT_EQ(implausibility({"white", "shorts", "looking"}, {"n", "v", "v"}, links({})), 1);
+  // "young man.v sitting": a person read as a verb
+  EXPECT_EQ(implausibility({"young", "man", "sitting"}, {"a", "v", "g"}, links({})), 1);
+  // "fire hydrant sitting.g next to": an -ing compound head that takes a phrase
+  EXPECT_EQ(implausibility({"hydrant", "sitting", "to"}, {"n", "g", ""}, links({{"AN", "", 0, 1}, {"M", "p", 1, 2}})),
+            1);
+  // "a skateboarding trick", "rock climbing": nothing implausible
+  EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);
+  EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);
+}
+
+TEST(SceneRules, ParticipleOnAPhraseOfACoordinationGoesToAllItsPeople) {
+  // "boys and girls from a nation smiling in a field": "smiling" hangs on "nation"
+  //             0             1          2             3         4              5               6       7
+  auto b = build("boys.p/NOUN and/CCONJ girls.p/NOUN from/ADP nation.n/NOUN smiling.v/VERB in/ADP field.n/NOUN",
+                 {"SJlp(0,1)", "SJrp(1,2)", "Mp(1,3)", "Js(3,4)", "Mg(4,5)", "MVp(5,6)", "Js(6,7)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.animate_coordination(1));
+  EXPECT_EQ(rules.semantic_subject(4, 5), 1);
+  EXPECT_EQ(rules.subjects(5), (std::vector<int>{0, 2}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boys|from|nation", "girls|from|nation", "boys|smiling in|field",
+                                                       "girls|smiling in|field"}));
+  // "a boy and a woman are on a sled , sliding through the snow": "sliding"
+  // hangs on "sled" (MX)
+  //             0           1          2             3       4       5            6         7
+  auto d = build(
+      "boy.n/NOUN and/CCONJ woman.n/NOUN are.v/AUX on/ADP sled.n/NOUN ,/PUNCT sliding.g/VERB "
+      // 8         9
+      "through/ADP snow.n/NOUN",
+      {"SJls(0,1)", "SJrs(1,2)", "Spx(1,3)", "Pp(3,4)", "Js(4,5)", "MXsp(5,7)", "Xd(6,7)", "MVp(7,8)", "Js(8,9)"});
+  SceneRules on_sled(d.g, d.lk);
+  EXPECT_EQ(on_sled.semantic_subject(5, 7), 1);
+  EXPECT_EQ(on_sled.subjects(7), (std::vector<int>{0, 2}));
+  // "a man and shorts": not all people
+  auto c = build("man.n/NOUN and/CCONJ shorts.p/NOUN", {"SJls(0,1)", "SJrp(1,2)"});
+  EXPECT_FALSE(SceneRules(c.g, c.lk).animate_coordination(1));
+}
+
+TEST(SceneRules, PartitiveAdjectivesGoToTheRealObject) {
+  // "a white piece of paper and a pair of scissors"
+  //             0        1            2             3        4             5          6      7
+  auto b = build(
+      "a/DET white.a/ADJ piece.n/NOUN of/ADP paper.n/NOUN and/CCONJ a/DET pair.n/NOUN of/ADP "
+      // 9
+      "scissors.p/NOUN",
+      {"Ds(0,2)", "A(1,2)", "Mp(2,3)", "Ju(3,5)", "SJlu(4,5)", "SJrs(5,7)", "Ds(6,7)", "Mf(7,8)", "Jp(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.attributes(4), (std::vector<int>{1}));
+  EXPECT_TRUE(rules.attributes(9).empty());
+  // "a large group of people": a quantity, not a kind of people
+  //             0        1            2             3        4
+  auto c = build("a/DET large.a/ADJ group.n/NOUN of/ADP people.p/NOUN", {"Ds(0,2)", "A(1,2)", "Mf(2,3)", "Jp(3,4)"});
+  EXPECT_TRUE(SceneRules(c.g, c.lk).attributes(4).empty());
+}
+
+TEST(SceneRules, AdjectivesLinkGrammarReadsAsNounsOrDeterminers) {
+  // "a giant cup" (AN), "his next subject" (L), "the same species" (D), "a bright blue sky"
+  //             0      1              2
+  auto b = build("a/DET giant.n/NOUN cup.n/NOUN", {"Ds(0,2)", "AN(1,2)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).attributes(2), (std::vector<int>{1}));
+  //             0        1         2
+  auto c = build("his/DET next/ADJ subject.n/NOUN", {"Ds(0,2)", "L(0,1)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).attributes(2), (std::vector<int>{1}));
+  //             0        1         2
+  auto d = build("the/DET same/ADJ species.s/NOUN", {"_IBWO(0,1)", "Ds(1,2)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).attributes(2), (std::vector<int>{1}));
+  //             0      1             2           3
+  auto e = build("a/DET bright.a/ADJ blue.a/ADJ sky.n/NOUN", {"Ds(0,3)", "A(1,2)", "A(2,3)"});
+  EXPECT_EQ(SceneRules(e.g, e.lk).attributes(3), (std::vector<int>{1, 2}));
+  // "a tennis court": a compound modifier stays no attribute
+  auto f = build("a/DET tennis.n/NOUN court.n/NOUN", {"Ds(0,2)", "AN(1,2)"});
+  EXPECT_TRUE(SceneRules(f.g, f.lk).attributes(2).empty());
+}
+
 }  // namespace
 }  // namespace sm

@@ -14,6 +14,7 @@ extern "C" {
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "scenematch/core/error.h"
@@ -268,25 +269,18 @@ std::string with_dictionary_forms(std::string text, const std::vector<std::pair<
 // Linkages tried when the cheapest one reads implausibly.
 constexpr int kAlternatives = 20;
 
-// Readings no caption means, counted in a linkage: a person or animal read as
-// a verb ("young man.v sitting") and a person or animal as the compound
-// modifier of an -ing noun ("the young man sitting.g" as one noun).
+// implausibility() of a Link Grammar linkage.
 int implausibility(Linkage linkage) {
   const int words = static_cast<int>(linkage_get_num_words(linkage));
-  std::vector<std::pair<std::string, std::string>> split(words);
-  int score = 0;
-  for (int w = 0; w < words; ++w) {
-    split[w] = split_word(linkage_get_word(linkage, w));
-    const auto& [word, sub] = split[w];
-    if (!sub.empty() && sub[0] == 'v' && is_animate_noun(word)) ++score;
-  }
+  std::vector<std::string> word(words), subscript(words);
+  for (int w = 0; w < words; ++w) std::tie(word[w], subscript[w]) = split_word(linkage_get_word(linkage, w));
+  std::vector<Link> links;
   for (int k = 0; k < static_cast<int>(linkage_get_num_links(linkage)); ++k) {
-    if (split_label(linkage_get_link_label(linkage, k)).first != "AN") continue;
-    const auto& modifier = split[linkage_get_link_lword(linkage, k)].first;
-    const auto& head = split[linkage_get_link_rword(linkage, k)].first;
-    if (is_animate_noun(modifier) && ends_with(head, "ing")) ++score;
+    auto [base, sub] = split_label(linkage_get_link_label(linkage, k));
+    links.push_back({base, sub, static_cast<int>(linkage_get_link_lword(linkage, k)),
+                     static_cast<int>(linkage_get_link_rword(linkage, k))});
   }
-  return score;
+  return implausibility(word, subscript, links);
 }
 
 // A first word that reads as a noun or an adjective and has no determiner.
@@ -381,15 +375,22 @@ struct CaptionParser::Impl {
       if (base == "WV" && token[rw] >= 0) out.finite_clause = true;
       const bool from_prefix = offset > 0 && token[lw] < 0 && lw > 0 && token[rw] >= 0;
       if (from_prefix && base == "O") prefix_objects.push_back(token[rw]);
-      if (from_prefix && base == "P") prefix_participles.push_back(token[rw]);
+      // "I see a pair of boys play guitars" (I): the bare infinitive after
+      // a perception verb is said of its object, like a participle
+      if (from_prefix && (base == "P" || base == "I")) prefix_participles.push_back(token[rw]);
       if (from_prefix && base == "MV") prefix_prepositions.push_back(token[rw]);
-      if (from_prefix && (base == "C" || base == "CV")) out.prefix_takes_clause = true;
+      if (from_prefix && (base == "C" || base == "CV" || base == "I")) out.prefix_takes_clause = true;
       if (token[lw] < 0 || token[rw] < 0 || token[lw] == token[rw]) continue;
       out.links.push_back({base, sub, std::min(token[lw], token[rw]), std::max(token[lw], token[rw])});
       out.has_subject |= base == "S";
     }
     if (prefix_objects.empty()) return;
-    const int first_object = *std::min_element(prefix_objects.begin(), prefix_objects.end());
+    int first_object = *std::min_element(prefix_objects.begin(), prefix_objects.end());
+    // "I see [man in a jersey and white shorts]": an object that is a
+    // conjunction starts at its first member
+    for (const Link& l : out.links)
+      if (l.base == "SJ" && std::count(prefix_objects.begin(), prefix_objects.end(), l.right))
+        first_object = std::min(first_object, l.left);
     auto reads_as = [&](int t, const char* classes) {
       return !out.subscript[t].empty() && std::strchr(classes, out.subscript[t][0]);
     };
@@ -400,9 +401,19 @@ struct CaptionParser::Impl {
       for (int t = v - 1; t >= first_object && subject < 0; --t)
         if (reads_as(t, "nsp") && is_animate_noun(tokens[t])) subject = t;
       if (subject >= 0) {
-        // "I see the man and woman sitting": both sit
+        // "I see the man and woman sitting": both sit, when all members are
+        // people or animals ("man in a jersey and white shorts looking":
+        // Link Grammar's "man and shorts" does not look)
         for (const Link& l : out.links)
-          if (l.base == "SJ" && l.left == subject && l.right < v) subject = l.right;
+          if (l.base == "SJ" && (l.left == subject || l.right == subject)) {
+            const int conjunction = l.left == subject ? l.right : l.left;
+            const bool animate = std::all_of(out.links.begin(), out.links.end(), [&](const Link& m) {
+              if (m.base != "SJ" || (m.left != conjunction && m.right != conjunction)) return true;
+              return is_animate_noun(tokens[m.left == conjunction ? m.right : m.left]);
+            });
+            if (conjunction < v && animate && (tokens[conjunction] == "and" || tokens[conjunction] == "or"))
+              subject = conjunction;
+          }
         out.links.push_back({"M", "g", subject, v});
         continue;
       }

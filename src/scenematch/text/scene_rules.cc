@@ -83,6 +83,23 @@ bool is_partitive_noun(const std::string& w) {
   return s.count(w) > 0;
 }
 
+bool is_quantity_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"lots", "lot",  "number", "group", "couple",  "body",   "kind",
+                                                    "sort", "type", "plenty", "dozen", "handful", "variety"};
+  return s.count(w) > 0;
+}
+
+bool is_adjective_noun(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"giant",   "miniature", "makeshift", "outside",
+                                                    "outdoor", "indoor",    "mini",      "huge"};
+  return s.count(w) > 0;
+}
+
+bool is_determiner_adjective(const std::string& w) {
+  static const std::unordered_set<std::string> s = {"next", "same", "other"};
+  return s.count(w) > 0;
+}
+
 int number_value(const std::string& w) {
   static const std::unordered_map<std::string, int> words = {
       {"one", 1},    {"two", 2},   {"three", 3},  {"four", 4},    {"five", 5},    {"six", 6},
@@ -92,6 +109,25 @@ int number_value(const std::string& w) {
   if (!w.empty() && w.size() < 7 && std::all_of(w.begin(), w.end(), [](unsigned char c) { return std::isdigit(c); }))
     return std::stoi(w);
   return 0;
+}
+
+int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
+                   const std::vector<Link>& links) {
+  auto verb = [&](size_t w) { return !subscripts[w].empty() && subscripts[w][0] == 'v'; };
+  int score = 0;
+  for (size_t w = 0; w < words.size(); ++w) {
+    if (!verb(w)) continue;
+    score += is_animate_noun(words[w]) || is_colour_word(words[w]);
+    score += w > 0 && is_colour_word(words[w - 1]);
+  }
+  for (const Link& l : links) {
+    if (l.base != "AN" || !ends_with(words[l.right], "ing")) continue;
+    const bool takes_phrase = std::any_of(links.begin(), links.end(), [&](const Link& m) {
+      return m.left == l.right && (m.base == "M" || m.base == "MV");
+    });
+    score += is_animate_noun(words[l.left]) || takes_phrase;
+  }
+  return score;
 }
 
 SceneRules::SceneRules(const CaptionGraph& g, const TokenLinkage& lk)
@@ -185,9 +221,15 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
       if (pos_[c] == Pos::CCONJ) ends.push_back(c);
     });
     int parent = -1;
+    // ("a boy and a woman are on a sled , sliding": the coordination, so
+    // that both slide)
     auto take_subject_of = [&](int u) {
-      if (verbal(u) && u < verb)
-        for (int s : subjects(u)) parent = s;
+      if (!verbal(u) || u >= verb) return;
+      for (int s : subjects(u)) parent = s;
+      for (const char* base : {"S", "M"})
+        each(u, base, -1, [&](int s, const Link&) {
+          if (animate_coordination(s)) parent = s;
+        });
     };
     for (int e : ends) {
       // "people under a tent playing", "people sitting under a tent playing"
@@ -195,7 +237,7 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
         for (int k : at_[p]) {
           const Link& l = lk_.links[k];
           if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
-          if (noun(l.left)) parent = l.left;
+          if (noun(l.left) || animate_coordination(l.left)) parent = l.left;
           take_subject_of(l.left);
         }
       });
@@ -203,10 +245,17 @@ int SceneRules::semantic_subject(int noun_token, int verb) const {
       each(e, "O", -1, [&](int u, const Link&) { take_subject_of(u); });
     }
     if (parent < 0) break;
-    if (is_animate_noun(word(parent))) return parent;
+    if (is_animate_noun(word(parent)) || animate_coordination(parent)) return parent;
     t = parent;
   }
   return noun_token;
+}
+
+bool SceneRules::animate_coordination(int t) const {
+  if (pos_[t] != Pos::CCONJ) return false;
+  const auto members = nouns(t);
+  return !members.empty() &&
+         std::all_of(members.begin(), members.end(), [&](int m) { return is_animate_noun(word(m)); });
 }
 
 int SceneRules::passive_participle(int h) const {
@@ -234,7 +283,8 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     for (int m : nouns(t)) out.push_back(m);
   };
   auto add_doers = [&](int t, const Link&) {
-    for (int m : nouns(t)) out.push_back(semantic_subject(m, action));
+    for (int m : nouns(t))
+      for (int doer : nouns(semantic_subject(m, action))) out.push_back(doer);
   };
   auto add_subjects_of = [&](int u) {
     auto s = subjects(action, u, depth + 1);
@@ -250,8 +300,12 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
     // "jumping while holding a ball": the subject of the verb "while" is on
+    // "a woman with a beanie while milking animals": "while" on a noun
     if (l.base == "M" && pos_[l.left] == Pos::SCONJ) {
       each(l.left, "MV", -1, [&](int u, const Link&) { add_subjects_of(u); });
+      each(l.left, "M", -1, [&](int t, const Link& m) {
+        if (noun(t)) add_nouns(t, m);
+      });
       continue;
     }
     // "a dog chasing", "a plate topped with", "a skateboard, holding a phone"
@@ -268,10 +322,17 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     // auxiliaries, infinitives, the gerund Link Grammar gives "are sitting",
     // and verb complements ("sitting down smoking")
     const bool chain = l.base == "P" || l.base == "PP" || l.base == "I" || l.base == "TO" ||
-                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) ||
+                       (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) || complement(l.left, v) ||
                        (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g');
     if (chain) add_subjects_of(l.left);
   }
+  // "a woman dressed in white , skiing down a slope": a participle hung on
+  // the comma (Wg) is said of the clause before it
+  each(v, "W", -1, [&](int comma, const Link&) {
+    if (word(comma) != ",") return;
+    for (int u = comma - 1; u >= 0 && out.empty(); --u)
+      if (verbal(u)) add_subjects_of(u);
+  });
   // coordinated verbs share the coordination's subject
   each(v, "VJ", 0, [&](int c, const Link&) {
     if (pos_[c] == Pos::CCONJ) add_subjects_of(c);
@@ -285,7 +346,10 @@ std::vector<int> SceneRules::phrase(int t) const {
   for (size_t i = 0; i < out.size(); ++i)
     for (int k : at_[out[i]]) {
       const Link& l = lk_.links[k];
-      if (l.base.empty() || (l.base[0] != '_' && !(l.base == "K" && l.left == out[i]))) continue;
+      // "sitting down" read as a predicative adjective (Pa) is a particle too
+      const bool particle =
+          l.left == out[i] && (l.base == "K" || (l.base == "P" && l.sub == "a" && particle_word(l.right)));
+      if (l.base.empty() || (l.base[0] != '_' && !particle)) continue;
       for (int m : {l.left, l.right})
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
@@ -297,10 +361,74 @@ std::vector<int> SceneRules::phrase(int t) const {
   return out;
 }
 
+std::vector<int> SceneRules::doers_by_before(int v, int p) const {
+  std::vector<int> out;
+  if (!passive(v)) return out;
+  each(v, "MV", +1, [&](int by, const Link&) {
+    if (word(by) != "by" || by > p) return;
+    each(by, "J", +1, [&](int doer, const Link&) {
+      for (int m : nouns(doer))
+        if (m < p) out.push_back(m);
+    });
+  });
+  return out;
+}
+
+int SceneRules::progressive(int v) const {
+  if (!be(v)) return v;
+  int participle = v;
+  each(v, "P", +1, [&](int p, const Link& l) {
+    if (!l.sub.empty() && l.sub[0] == 'g') participle = p;
+  });
+  return participle;
+}
+
 bool SceneRules::has_object(int v) const {
   bool found = false;
-  each(v, "O", +1, [&](int, const Link&) { found = true; });
+  each(v, "O", +1, [&](int o, const Link&) { found |= !complement(v, o); });
   return found;
+}
+
+bool SceneRules::complement(int v, int c) const {
+  if (v >= c || pos_[v] != Pos::VERB || be(v) || pos_[c] != Pos::VERB || !ends_with(word(c), "ing")) return false;
+  bool linked = false;
+  each(v, "O", +1, [&](int o, const Link&) { linked |= o == c; });
+  return linked;
+}
+
+bool SceneRules::particle_word(int t) const {
+  return pos_[t] == Pos::ADP || pos_[t] == Pos::ADV || pos_[t] == Pos::PART;
+}
+
+std::vector<int> SceneRules::preposition_heads(int p) const {
+  std::vector<int> heads;
+  for (int k : at_[p]) {
+    const Link& l = lk_.links[k];
+    if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
+    for (int h : coordinated(l.left)) {
+      // "sitting down by a door": the particle's verb
+      if (particle_word(h))
+        for (int j : at_[h]) {
+          const Link& m = lk_.links[j];
+          if (m.right == h && verbal(m.left) && (m.base == "K" || (m.base == "P" && m.sub == "a"))) h = m.left;
+        }
+      heads.push_back(h);
+    }
+  }
+  // "a man stands in front of a woman who is sitting behind a table": a
+  // phrase right after an intransitive -ing verb is that verb's, wherever
+  // Link Grammar hangs it
+  const int before = p - 1;
+  if (before >= 0 && pos_[before] == Pos::VERB && ends_with(word(before), "ing") && !has_object(before) &&
+      std::find(heads.begin(), heads.end(), before) == heads.end() && !heads.empty())
+    heads = {before};
+  // "sitting down thinking about": the complement, not the verb it completes
+  heads.erase(std::remove_if(heads.begin(), heads.end(),
+                             [&](int v) {
+                               return std::any_of(heads.begin(), heads.end(), [&](int c) { return complement(v, c); });
+                             }),
+              heads.end());
+  return heads;
 }
 
 std::vector<int> SceneRules::through_relational_noun(int t, std::vector<int>& pred) const {
@@ -352,7 +480,7 @@ void SceneRules::relations_from_objects() {
     if (pos_[v] != Pos::VERB && pos_[v] != Pos::CCONJ && !verb_reading) continue;
     each(v, "O", +1, [&](int obj, const Link&) {
       // "stands and holds a cup": the object belongs to the last verb
-      const int verb = coordinated(v).back();
+      const int verb = progressive(coordinated(v).back());
       if ((pos_[verb] != Pos::VERB && verb != v) || be(verb)) return;
       for (int s : subjects(v))
         for (int o : nouns(obj)) add(s, phrase(verb), o);
@@ -373,15 +501,11 @@ void SceneRules::relations_from_prepositions() {
     if (objects.empty()) continue;
     std::vector<int> pred = phrase(p);
     std::vector<int> noun_heads, verbs;
-    for (int k : at_[p]) {
-      const Link& l = lk_.links[k];
-      if (l.right != p || !(l.base == "M" || l.base == "MV" || l.base == "P")) continue;
-      for (int h : coordinated(l.left)) {
-        if (noun(h))
-          noun_heads.push_back(read_through(h));
-        else if (verbal(h))
-          verbs.push_back(h);
-      }
+    for (int h : preposition_heads(p)) {
+      if (noun(h))
+        noun_heads.push_back(read_through(h));
+      else if (verbal(h))
+        verbs.push_back(h);
     }
     const bool verb_first = std::any_of(verbs.begin(), verbs.end(), [&](int v) {
       return pos_[v] == Pos::VERB && v + 1 == pred.front() && !has_object(v) && !be(v);
@@ -404,7 +528,8 @@ void SceneRules::relations_from_prepositions() {
       full.insert(full.end(), pred.begin(), pred.end());
       // "people in a temple praying over an urn": the people pray
       const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
-      for (int o : objects) add(subject, full, o);
+      for (int doer : nouns(subject))
+        for (int o : objects) add(doer, full, o);
     }
     if (!noun_heads.empty()) continue;
     // "are sitting on": the main verb, not its auxiliary
@@ -413,6 +538,11 @@ void SceneRules::relations_from_prepositions() {
     for (int v : verbs) {
       // "a kite flown by a boy" -> (boy, flown, kite); "is being held by"
       const int participle = !by ? -1 : passive(v) ? v : be(v) ? passive_participle(v) : -1;
+      if (const auto doers = doers_by_before(v, p); !doers.empty()) {
+        for (int s : doers)
+          for (int o : objects) add(s, pred, o);
+        continue;
+      }
       for (int s : subjects(v))
         for (int o : objects) {
           if (participle >= 0) {
@@ -467,13 +597,33 @@ std::vector<int> SceneRules::attributes(int t) const {
     }
   };
   each(t, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
-  // "a red double decker bus", "a white tent" read as a noun compound
+  // "a white piece of paper", "colored pieces of fabric": the partitive's
+  // adjectives describe the real object
+  // ("a white piece of paper and a pair of scissors": the first member)
+  for (int p = 0; p < t; ++p)
+    if (is_partitive_noun(word(p)) && !is_quantity_noun(word(p)) && coordinated(read_through(p)).front() == t)
+      each(p, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+  // "a red double decker bus", "a white tent", "a giant cup" read as a noun compound
   std::vector<int> modifiers = {t};
   for (size_t i = 0; i < modifiers.size() && i < 8; ++i)
     each(modifiers[i], "AN", -1, [&](int m, const Link&) {
       modifiers.push_back(m);
       if (is_colour_word(word(m))) add_adjectives(m);
+      if (is_adjective_noun(word(m))) out.push_back(m);
       each(m, "A", -1, [&](int a, const Link&) { add_adjectives(a); });
+    });
+  // "his next subject" (L on the determiner), "the same species", "other
+  // people" (the word is the determiner)
+  each(t, "D", -1, [&](int d, const Link&) {
+    if (is_determiner_adjective(word(d))) out.push_back(d);
+    each(d, "L", +1, [&](int a, const Link&) {
+      if (is_determiner_adjective(word(a))) out.push_back(a);
+    });
+  });
+  // "a bright blue sky": an adjective on an adjective
+  for (size_t i = 0; i < out.size() && i < 8; ++i)
+    each(out[i], "A", -1, [&](int a, const Link&) {
+      if (pos_[a] == Pos::ADJ && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
     });
   // "the dog is brown": predicative adjectives (Pa) describe the subject
   for (int v = 0; v < n_; ++v)

@@ -34,7 +34,20 @@ bool is_be_form(const std::string& w);
 bool is_animate_noun(const std::string& w);  // people, animals: the doers of actions
 bool is_colour_word(const std::string& w);   // "white" in "white tent", which Link Grammar may read as a noun
 bool is_partitive_noun(const std::string& w);
+bool is_quantity_noun(const std::string& w);   // "lots", "a group": partitives that say how many, not what kind
+bool is_adjective_noun(const std::string& w);  // "giant" in "a giant cup", which Link Grammar reads as a noun
+bool is_determiner_adjective(
+    const std::string& w);               // "next", "same", "other": adjectives Link Grammar links as determiners
 int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
+
+// Readings no caption means, counted in a linkage of `words` (Link Grammar's
+// words with their subscripts, "man" + "v"): a person or animal read as a
+// verb ("young man.v sitting"), a colour word read as a verb or right before
+// one ("and blue.v shorts", "white shorts.v looking"), and a noun compound
+// whose head is an -ing word that goes on to take a phrase ("the man
+// sitting.g on", "fire hydrant sitting.g next to").
+int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
+                   const std::vector<Link>& links);
 
 class SceneRules {
  public:
@@ -59,14 +72,32 @@ class SceneRules {
   // The noun that does what an action participle on `noun` says: Link Grammar
   // hangs "playing" on the nearest noun ("people under a tent playing");
   // an inanimate noun inside a prepositional phrase passes it up to the
-  // animate noun the phrase describes.
+  // animate noun the phrase describes, or to a coordination of them ("boys
+  // and girls from a nation smiling": the "and", whose nouns() are the doers).
   int semantic_subject(int noun, int verb) const;
+  // A conjunction whose members are all people or animals.
+  bool animate_coordination(int t) const;
   // A passive participle ("chased" in "is chased by", "ridden" in "being
   // ridden by").
   bool passive(int v) const;
   // The passive participle on a noun or a form of "be" ("a horse being
   // ridden", "is being held"), else -1.
   int passive_participle(int h) const;
+  // "held by a woman in a pink shirt": Link Grammar hangs the phrase at p on
+  // the passive participle v, but it describes the doer named by "by"
+  // before it; that doer's nouns, else {}.
+  std::vector<int> doers_by_before(int v, int p) const;
+  // "is holding" (Pg): the participle that carries a form of "be"'s
+  // object when "and" hangs it on the "be" ("... and is holding a pair"), else v.
+  int progressive(int v) const;
+  // "sitting down thinking about his future": an -ing verb that Link Grammar
+  // takes for the object (O) of verb v completes v and shares its subject.
+  bool complement(int v, int c) const;
+  // The words a preposition p says something of (M, MV or P links to it,
+  // members of coordinations), repaired: a particle passes it to its verb, an
+  // intransitive -ing verb right before p takes it, and a verb gives it up to
+  // its complement.
+  std::vector<int> preposition_heads(int p) const;
   // Tokens of a multiword predicate: idioms ("in front of", "next to"),
   // verb particles ("picking up").
   std::vector<int> phrase(int t) const;
@@ -88,7 +119,8 @@ class SceneRules {
   bool noun(int t) const { return pos_[t] == Pos::NOUN || pos_[t] == Pos::PROPN; }
   bool verbal(int t) const { return pos_[t] == Pos::VERB || pos_[t] == Pos::AUX; }
   bool be(int t) const { return is_be_form(word(t)); }
-  bool has_object(int v) const;
+  bool has_object(int v) const;  // an O link to a noun (not a complement)
+  bool particle_word(int t) const;
   bool plural(int t) const;
   template <class F>
   void each(int t, const char* base, int dir, F&& f) const;
