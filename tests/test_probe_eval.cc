@@ -189,3 +189,51 @@ TEST_F(Probes, ProbeCommandMatchesLibrary) {
   EXPECT_EQ(no_probes.status, 1);
   EXPECT_NE(no_probes.err.find("scenematch probe: error:"), std::string::npos) << no_probes.err;
 }
+
+TEST_F(Probes, MeanImageAveragesEverySlotOverTheSplit) {
+  const ImageBatch blind = mean_image(member.batcher());
+  ASSERT_EQ(blind.size(), 1);
+  // Slot 0: (1,0,0) and (0,1,0); slot 1: (1,0,1) and (0,1,1).
+  EXPECT_TRUE(torch::allclose(blind.features[0], torch::tensor({{.5f, .5f, 0.f}, {.5f, .5f, 1.f}})));
+  EXPECT_TRUE(blind.region_mask.all().item<bool>());
+}
+
+// Blind, every image is the same one: a caption scores the same on all of
+// them, so probes 0 and 1 (the same two captions on two images) tie, and a
+// model whose score ignores the image scores exactly as it does seeing them.
+TEST_F(Probes, BlindScoresAreTheTextOnlyPrior) {
+  const auto& probes = member.split().probes;
+  const auto blind = probe_scores(*model, member.batcher(), probes, quiet(2), 0, /*blind=*/true);
+  ASSERT_EQ(blind.size(), probes.size());
+  EXPECT_EQ(blind[0], blind[1]);
+  EXPECT_FLOAT_EQ(blind[0][0], blind[0][1]);  // mean image (.5,.5,.5): red dog and blue dog alike
+  ProbeReport report = probe_accuracy(probes, probe_scores(*model, member.batcher(), probes, quiet(2)));
+  add_blind(report, probe_accuracy(probes, blind));
+  EXPECT_DOUBLE_EQ(report.kinds["attribute"].accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(*report.kinds["attribute"].blind, 0.0);  // ties, never a pass
+  EXPECT_DOUBLE_EQ(report.to_json()["attribute"]["blind_accuracy"].get<double>(), 0.0);
+  EXPECT_NE(format_probe_table(report, "blind").find("blind"), std::string::npos);
+
+  // Image features scaled to zero: the score ignores the image; every probe ties, seen or blind.
+  {
+    torch::NoGradGuard no_grad;
+    model->scale.zero_();
+  }
+  const auto seen = probe_scores(*model, member.batcher(), probes, quiet(2));
+  EXPECT_EQ(probe_scores(*model, member.batcher(), probes, quiet(2), 0, true), seen);
+  for (const auto& row : seen)
+    for (float s : row) EXPECT_EQ(s, row[0]);
+  EXPECT_DOUBLE_EQ(probe_accuracy(probes, seen).all.accuracy, 0.0);
+}
+
+TEST_F(Probes, ProbeCommandBlindColumn) {
+  Config cfg = matcher_preset("vsepp", "cpu");
+  cfg["feature_dim"] = 3;
+  const std::string ckpt = split->dir() + "/blind.ckpt";
+  save_checkpoint(ckpt, ModelBundle{"vsepp", cfg, vocab, make_matcher("vsepp", cfg, vocab)});
+  auto r = sm::testing::run_cli(cat("probe --blind --json --checkpoint ", ckpt, " --data ", split->dir()));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Json j = Json::parse(r.out);
+  for (const char* kind : {"attribute", "object", "order", "all"})
+    EXPECT_TRUE(j[kind].contains("blind_accuracy")) << kind;
+}

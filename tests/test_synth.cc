@@ -490,4 +490,42 @@ TEST(SynthOptions, PresetsAndErrors) {
   EXPECT_THROW(generate_dataset(temp.file("world"), o), Error);
 }
 
+TEST(SynthOptions, HardPresetTurnsEveryKnob) {
+  const SynthOptions small = preset_options("small"), hard = preset_options("hard");
+  EXPECT_EQ(hard.train, small.train);
+  EXPECT_EQ(hard.feat_dim, small.feat_dim);
+  EXPECT_GT(hard.noise, small.noise);
+  EXPECT_LT(hard.role_weight, small.role_weight);
+  EXPECT_GT(hard.trace_dropout, 0);
+  EXPECT_GT(hard.feature_noise, small.feature_noise);
+  EXPECT_GT(hard.paraphrase, 0);
+  SynthOptions bad = preset_options("tiny");
+  bad.paraphrase = 2;
+  const sm::testing::TempDir temp("sm_synth_bad_knob");
+  EXPECT_THROW(generate_dataset(temp.file("world"), bad), Error);
+}
+
+// Paraphrased captions say a relation the other way round and record it as
+// written: a passive's agent follows "by" and is the relation's subject.
+TEST(SynthCaptions, ParaphraseSaysRelationsTheOtherWayRound) {
+  const SynthOptions o = preset_options("tiny");
+  int passives = 0, converses = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    const Scene scene = generated_scene(o, "train", i);
+    Rng rng(static_cast<uint64_t>(i) + 1);
+    for (const Caption& c : make_captions(scene, rng, 5, 1.0)) {
+      const std::vector<std::string> tokens = tokenize(c.text);
+      const auto by = std::find(tokens.begin(), tokens.end(), "by");
+      if (by != tokens.end() && c.relations.size() == 1) {
+        ++passives;
+        EXPECT_NE(std::find(by, tokens.end(), c.relations[0].subject), tokens.end()) << c.text;
+      }
+      for (const auto& r : c.relations)
+        if (r.predicate == "under" || r.predicate == "containing" || r.predicate == "below") ++converses;
+    }
+  }
+  EXPECT_GT(passives, 0);
+  EXPECT_GT(converses, 0);
+}
+
 }  // namespace

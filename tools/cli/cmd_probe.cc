@@ -1,5 +1,6 @@
 // scenematch probe: accuracy on a split's hard-negative probes (S_probes.jsonl)
-// per kind, for one checkpoint or an ensemble of several (scores averaged).
+// per kind, for one checkpoint or an ensemble of several (scores averaged);
+// --blind adds the accuracy with one fixed image for all (a text-only prior).
 #include <cstdio>
 
 #include "command.h"
@@ -16,11 +17,15 @@ CommandRegistrar reg("probe", [](CLI::App& app) {
   static CommonOptions common;
   static std::vector<std::string> checkpoints;
   static std::string data, split = "test";
+  static bool blind = false;
   cmd->add_option("--checkpoint", checkpoints, "checkpoint file; repeat for an ensemble (scores averaged)")->required();
   cmd->add_option("--data", data, "dataset folder with SPLIT_probes.jsonl (docs/DATA_FORMAT.md)")->required();
   cmd->add_option("--split", split, "split whose probes are scored")
       ->check(CLI::IsMember({"test", "dev"}))
       ->capture_default_str();
+  cmd->add_flag("--blind", blind,
+                "also score every probe with one fixed image (the split's mean features) for every image: the "
+                "text-only prior, shown beside each kind");
   add_common_options(cmd, common);
   cmd->callback([] {
     apply_common_options(common);
@@ -31,7 +36,8 @@ CommandRegistrar reg("probe", [](CLI::App& app) {
         load_ensemble(checkpoints, data, split, parse_device(common.device), options);
     const Split& s = members.front().split();
     if (s.probes.empty()) fail(s.file("probes.jsonl"), ": holds no probes");
-    const ProbeReport report = probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads));
+    ProbeReport report = probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads));
+    if (blind) add_blind(report, probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads, true)));
 
     const std::string models = ensemble_name(members);
     if (common.json)

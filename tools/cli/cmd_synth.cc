@@ -15,7 +15,8 @@ struct SynthFlags {
   uint64_t seed = 1;
   int feat_dim = 0;
   std::vector<int64_t> images;  // train, dev, test; empty: the preset's
-  double noise = 0.05;
+  // Negative: the preset's value.
+  double noise = -1, role_weight = -1, trace_dropout = -1, feature_noise = -1, paraphrase = -1;
   CommonOptions common;
 };
 
@@ -34,7 +35,13 @@ void run(const SynthFlags& flags) {
   apply_common_options(flags.common);
   synth::SynthOptions options = synth::preset_options(flags.preset);
   options.seed = flags.seed;
-  options.noise = flags.noise;
+  const std::initializer_list<std::pair<double, double*>> knobs = {{flags.noise, &options.noise},
+                                                                   {flags.role_weight, &options.role_weight},
+                                                                   {flags.trace_dropout, &options.trace_dropout},
+                                                                   {flags.feature_noise, &options.feature_noise},
+                                                                   {flags.paraphrase, &options.paraphrase}};
+  for (const auto& [flag, field] : knobs)
+    if (flag >= 0) *field = flag;
   if (flags.feat_dim != 0) options.feat_dim = flags.feat_dim;
   if (!flags.images.empty()) {
     options.train = flags.images[0];
@@ -44,10 +51,18 @@ void run(const SynthFlags& flags) {
   synth::SynthSummary summary = synth::generate_dataset(flags.out, options);
 
   if (flags.common.json) {
-    nlohmann::json j{{"out", flags.out},           {"preset", options.preset},
-                     {"seed", options.seed},       {"feat_dim", options.feat_dim},
-                     {"noise", options.noise},     {"bytes", summary.bytes},
-                     {"seconds", summary.seconds}, {"splits", nlohmann::json::object()}};
+    nlohmann::json j{{"out", flags.out},
+                     {"preset", options.preset},
+                     {"seed", options.seed},
+                     {"feat_dim", options.feat_dim},
+                     {"noise", options.noise},
+                     {"role_weight", options.role_weight},
+                     {"trace_dropout", options.trace_dropout},
+                     {"feature_noise", options.feature_noise},
+                     {"paraphrase", options.paraphrase},
+                     {"bytes", summary.bytes},
+                     {"seconds", summary.seconds},
+                     {"splits", nlohmann::json::object()}};
     for (const auto& s : summary.splits)
       j["splits"][s.name] = {{"images", s.images},
                              {"captions", s.captions},
@@ -80,9 +95,9 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
       "synth", "write the built-in synthetic world (train, dev, test) in the layout of docs/DATA_FORMAT.md");
   cmd->add_option("--out", flags->out, "output folder")->required();
   cmd->add_option("--preset", flags->preset,
-                  "tiny (160/50/50 images, F=64), small (3000/500/500, F=512) or "
-                  "full (29000/1000/1000, F=2048)")
-      ->check(CLI::IsMember({"tiny", "small", "full"}))
+                  "tiny (160/50/50 images, F=64), small (3000/500/500, F=512), hard (small's sizes, noisier "
+                  "graphs and features, weak role traces, passive/converse captions) or full (29000/1000/1000, F=2048)")
+      ->check(CLI::IsMember({"tiny", "small", "hard", "full"}))
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "random seed; the output is identical for a seed and preset")
       ->capture_default_str();
@@ -95,9 +110,21 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
   cmd->add_option("--noise", flags->noise,
-                  "scene-graph detector noise: probability of each dropped and each wrong label or predicate")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+                  "scene-graph detector noise: probability of each dropped and each wrong label or predicate "
+                  "(default: the preset's, 0.05; hard 0.2)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--role-weight", flags->role_weight,
+                  "how strongly a region's features show the role it plays (default 1; hard 0.5)")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--trace-dropout", flags->trace_dropout,
+                  "chance a relation leaves no role trace in the region features (default 0; hard 0.3)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--feature-noise", flags->feature_noise, "region feature noise (default 0.6; hard 0.9)")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--paraphrase", flags->paraphrase,
+                  "chance a one-relation caption says it the other way round: passive or converse "
+                  "(default 0; hard 0.4)")
+      ->check(CLI::Range(0.0, 1.0));
   add_common_options(cmd, flags->common);
   cmd->callback([flags] { run(*flags); });
 });

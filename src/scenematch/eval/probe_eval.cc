@@ -11,15 +11,63 @@
 namespace sm {
 
 Json ProbeReport::to_json() const {
-  auto entry = [](const ProbeAccuracy& a) { return Json{{"accuracy", a.accuracy}, {"count", a.count}}; };
+  auto entry = [](const ProbeAccuracy& a) {
+    Json j{{"accuracy", a.accuracy}, {"count", a.count}};
+    if (a.blind) j["blind_accuracy"] = *a.blind;
+    return j;
+  };
   Json j = Json::object();
   for (const auto& [kind, a] : kinds) j[kind] = entry(a);
   j["all"] = entry(all);
   return j;
 }
 
+ImageBatch mean_image(const Batcher& b) {
+  const int64_t n = b.split().num_images();
+  if (n == 0) fail(b.split().file("ims.npy"), ": no images to average");
+  ImageBatch blind = b.images({0});
+  // Sums and counts of the present slots, one block of images at a time.
+  torch::Tensor features, regions, boxes, relations, relation_count;
+  const int64_t block = 128;
+  for (int64_t begin = 0; begin < n; begin += block) {
+    std::vector<int64_t> ids;
+    for (int64_t i = begin; i < std::min(n, begin + block); ++i) ids.push_back(i);
+    const ImageBatch batch = b.images(ids);
+    const torch::Tensor present = batch.region_mask.unsqueeze(2).to(torch::kFloat);
+    auto add = [](torch::Tensor& sum, const torch::Tensor& x) { sum = sum.defined() ? sum + x : x; };
+    add(features, (batch.features * present).sum(0));
+    add(regions, present.sum(0));
+    if (batch.boxes.defined()) add(boxes, (batch.boxes * present).sum(0));
+    if (batch.rel_feature.defined()) {
+      const torch::Tensor has = batch.rel_mask.unsqueeze(2).to(torch::kFloat);
+      add(relations, (batch.rel_feature * has).sum(0));
+      add(relation_count, has.sum(0));
+    }
+    b.split().release_images(ids.front(), ids.back() + 1);
+  }
+  blind.features = (features / regions.clamp_min(1)).unsqueeze(0);
+  blind.region_mask = regions.squeeze(1).gt(0).unsqueeze(0);
+  if (boxes.defined()) blind.boxes = (boxes / regions.clamp_min(1)).unsqueeze(0);
+  if (relations.defined()) blind.rel_feature = (relations / relation_count.clamp_min(1)).unsqueeze(0);
+  const int64_t unk = b.vocab().unk_id();
+  auto unknown = [&](torch::Tensor& words) {
+    if (words.defined()) words = torch::where(words.ne(0), torch::full_like(words, unk), words);
+  };
+  unknown(blind.obj_label);
+  unknown(blind.rel_predicate);
+  return blind;
+}
+
+void add_blind(ProbeReport& report, const ProbeReport& blind) {
+  for (auto& [kind, a] : report.kinds) {
+    auto it = blind.kinds.find(kind);
+    if (it != blind.kinds.end()) a.blind = it->second.accuracy;
+  }
+  report.all.blind = blind.all.accuracy;
+}
+
 std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
-                                             const SimilarityOptions& o, int threads) {
+                                             const SimilarityOptions& o, int threads, bool blind) {
   // Every probe caption in one list: probe p's captions start at first[p].
   std::vector<std::string> texts;
   std::vector<size_t> first;
@@ -43,7 +91,11 @@ std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const
   for (size_t p = 0; p < probes.size(); ++p)
     for (size_t k = 0; k <= probes[p].negatives.size(); ++k)
       rows[slot_of(probes[p].image)].push_back(static_cast<int64_t>(first[p] + k));
-  std::vector<torch::Tensor> image_scores = score_per_image(m, encode_images(m, b, images, o), captions, rows);
+  // Blind: the one encoding of mean_image stands in every image's row.
+  const Encoding image_encodings = blind ? encode_image_batch(m, mean_image(b))
+                                               .index(torch::zeros({static_cast<int64_t>(images.size())}, torch::kLong))
+                                         : encode_images(m, b, images, o);
+  std::vector<torch::Tensor> image_scores = score_per_image(m, image_encodings, captions, rows);
 
   std::vector<float> flat(texts.size());
   for (size_t k = 0; k < rows.size(); ++k) {
@@ -57,11 +109,11 @@ std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const
 }
 
 std::vector<std::vector<float>> ensemble_probe_scores(const std::vector<ModelData>& members, const SimilarityOptions& o,
-                                                      int threads) {
+                                                      int threads, bool blind) {
   check_same_split(members);
   std::vector<std::vector<float>> mean;
   for (const auto& member : members) {
-    auto scores = probe_scores(member.model(), member.batcher(), member.split().probes, o, threads);
+    auto scores = probe_scores(member.model(), member.batcher(), member.split().probes, o, threads, blind);
     if (mean.empty()) {
       mean = std::move(scores);
       continue;
@@ -107,12 +159,19 @@ std::string format_probe_table(const ProbeReport& report, const std::string& tit
   size_t width = 24;  // the longest kind, "relation-swap (text-implausible)" included
   for (const auto& [kind, a] : report.kinds) width = std::max(width, kind.size());
   auto padded = [&](const std::string& kind) { return kind + std::string(width - kind.size(), ' '); };
+  const bool blind = report.all.blind.has_value();
   char buf[64];
-  std::snprintf(buf, sizeof buf, " %9s %8s\n", "accuracy", "probes");
+  std::snprintf(buf, sizeof buf, " %9s%s %8s\n", "accuracy", blind ? "     blind" : "", "probes");
   std::string out = title + "\n" + padded("kind") + buf;
   auto line = [&](const std::string& kind, const ProbeAccuracy& a) {
-    std::snprintf(buf, sizeof buf, " %8.2f%% %8lld\n", 100.0 * a.accuracy, static_cast<long long>(a.count));
+    std::snprintf(buf, sizeof buf, " %8.2f%%", 100.0 * a.accuracy);
     out += padded(kind) + buf;
+    if (blind) {
+      std::snprintf(buf, sizeof buf, " %8.2f%%", 100.0 * a.blind.value_or(0));
+      out += buf;
+    }
+    std::snprintf(buf, sizeof buf, " %8lld\n", static_cast<long long>(a.count));
+    out += buf;
   };
   for (const auto& [kind, a] : report.kinds) line(kind, a);
   line("all", report.all);

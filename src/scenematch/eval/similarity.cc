@@ -66,6 +66,12 @@ Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>&
   });
 }
 
+Encoding encode_image_batch(Matcher& m, const ImageBatch& batch) {
+  c10::InferenceMode inference;
+  EvalModeScope eval_mode(m);
+  return m.encode_images(batch);
+}
+
 Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
                          const SimilarityOptions& o) {
   return encode_in_batches(m, caption_ids, o, "encode captions",

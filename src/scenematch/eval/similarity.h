@@ -22,6 +22,8 @@ Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>&
                        const SimilarityOptions& o = {});
 Encoding encode_captions(Matcher& m, const Batcher& b, const std::vector<int64_t>& caption_ids,
                          const SimilarityOptions& o = {});
+// One batch as evaluation encodes it (eval mode, no autograd).
+Encoding encode_image_batch(Matcher& m, const ImageBatch& batch);
 // Free-standing captions (probes, queries), encoded in the order given.
 Encoding encode_caption_graphs(Matcher& m, const Batcher& b, const std::vector<const CaptionGraph*>& graphs,
                                const SimilarityOptions& o = {});

@@ -26,4 +26,12 @@ torch::Tensor triplet_loss(const torch::Tensor& scores, const torch::Tensor& pos
          anchor_triplet_loss(scores.t(), positives.t(), margin, hardest);
 }
 
+torch::Tensor weighted_hinge(const torch::Tensor& positive, const torch::Tensor& negative, const torch::Tensor& weight,
+                             double margin) {
+  if (positive.dim() != 1 || negative.sizes() != positive.sizes() || weight.sizes() != positive.sizes())
+    fail("loss: positive ", positive.sizes(), ", negative ", negative.sizes(), " and weight ", weight.sizes(),
+         " must be vectors of one length");
+  return (weight * (margin + negative - positive).clamp_min(0)).sum();
+}
+
 }  // namespace sm

@@ -25,4 +25,10 @@ torch::Tensor anchor_triplet_loss(const torch::Tensor& scores, const torch::Tens
 // anchors down columns.
 torch::Tensor triplet_loss(const torch::Tensor& scores, const torch::Tensor& positives, double margin, bool hardest);
 
+// Extra negatives, each scored against its own anchor's positive: the sum of
+// weight[n] * max(0, margin + negative[n] - positive[n]) over the pairs n
+// (three vectors of one length; a weight of 0 leaves a pair out).
+torch::Tensor weighted_hinge(const torch::Tensor& positive, const torch::Tensor& negative, const torch::Tensor& weight,
+                             double margin);
+
 }  // namespace sm

@@ -79,7 +79,9 @@ MatcherPtr make_matcher(const std::string& name, const Config& config, const Voc
   return matcher_info(name).make(config, vocab);
 }
 
-Config base_preset(const std::string& preset) {
+namespace {
+
+Config schedule_preset(const std::string& preset) {
   if (preset == "paper") {
     // VSE++ / SCAN schedule on Flickr30K: 30 epochs, lr 2e-4 divided by 10 at epoch 15.
     return {{"epochs", 30},       {"batch_size", 128},     {"lr", 2e-4},
@@ -97,6 +99,17 @@ Config base_preset(const std::string& preset) {
             {"workers", 0},      {"feature_dim", 2048}};
   }
   fail("unknown preset '", preset, "'; known presets: paper, cpu");
+}
+
+}  // namespace
+
+Config base_preset(const std::string& preset) {
+  Config cfg = schedule_preset(preset);
+  // Compositional hard negatives (train/hard_negative_loss.h): off, as none of the papers trains with them.
+  cfg["hard_negatives"] = false;
+  for (const char* kind : {"relation_swap", "attribute_swap", "absent_object"})
+    cfg[std::string("hard_negative_") + kind] = 1.0;
+  return cfg;
 }
 
 }  // namespace sm

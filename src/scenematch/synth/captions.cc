@@ -96,6 +96,11 @@ class CaptionWriter {
     pending_.push_back({r.subject, surface, r.object});
     return surface;
   }
+  // A relation said with other words and roles, recorded as written.
+  std::string said(int subject, const std::string& words, int object) {
+    pending_.push_back({subject, words, object});
+    return words;
+  }
   std::string with(const Relation& r) {
     pending_.push_back({r.subject, "with", r.object});
     return "with";
@@ -121,7 +126,65 @@ class CaptionWriter {
   std::vector<Pending> pending_;
 };
 
-Caption one_relation(const Scene& scene, const Relation& r, Rng& rng) {
+// Passive participles of the actions that have one, converses of the places.
+const std::map<std::string, std::string>& passives() {
+  static const std::map<std::string, std::string> m = {
+      {"riding", "ridden"},    {"holding", "held"},   {"chasing", "chased"},  {"eating", "eaten"},
+      {"throwing", "thrown"},  {"wearing", "worn"},   {"pulling", "pulled"},  {"looking at", "looked at"},
+      {"carrying", "carried"}, {"feeding", "fed"},    {"petting", "petted"},  {"kicking", "kicked"},
+      {"watching", "watched"}, {"hugging", "hugged"}, {"pushing", "pushed"},  {"following", "followed"},
+      {"using", "used"},       {"reading", "read"},   {"sniffing", "sniffed"}};
+  return m;
+}
+const std::map<std::string, std::string>& converses() {
+  static const std::map<std::string, std::string> m = {{"on", "under"},           {"under", "on"},
+                                                       {"above", "below"},        {"behind", "in front of"},
+                                                       {"in front of", "behind"}, {"inside", "containing"}};
+  return m;
+}
+
+// The relation the other way round, or false when its predicate has no
+// passive or converse. Passives are recorded as the parser reads them (agent,
+// participle, patient: docs/parsing.md); converses as written.
+bool reversed_relation(const Scene& scene, const Relation& r, Rng& rng, Caption& out) {
+  const std::string& name = world().predicates[r.predicate].name;
+  CaptionWriter w(scene, rng);
+  if (auto p = passives().find(name); p != passives().end()) {
+    std::string patient = w.mention(r.object);
+    const std::string pp = w.said(r.subject, p->second, r.object);
+    std::string agent = w.mention(r.subject);
+    switch (rng.below(3)) {
+      case 0:  // "a cat being chased by a dog"
+        out = w.finish(patient + " being " + pp + " by " + agent);
+        break;
+      case 1:  // "a cat is chased by a dog"
+        out = w.finish(patient + " " + w.be(r.object) + " " + pp + " by " + agent);
+        break;
+      default:  // "a cat that is being chased by a dog"
+        out = w.finish(patient + " that " + w.be(r.object) + " being " + pp + " by " + agent);
+    }
+    return true;
+  }
+  if (auto c = converses().find(name); c != converses().end()) {
+    std::string o = w.mention(r.object);
+    const std::string words = w.said(r.object, c->second, r.subject);
+    std::string s = w.mention(r.subject);
+    // "a table under a cup", "a box is containing a cat" reads badly: the clause form only for places.
+    if (c->second != "containing" && rng.chance(0.5))
+      out = w.finish(o + " " + w.be(r.object) + " " + words + " " + s);
+    else
+      out = w.finish(o + " " + words + " " + s);
+    return true;
+  }
+  return false;
+}
+
+Caption one_relation(const Scene& scene, const Relation& r, Rng& rng, double paraphrase) {
+  // Drawn only when asked for, so the other presets' captions stay as they were.
+  if (paraphrase > 0 && rng.chance(paraphrase)) {
+    Caption reversed;
+    if (reversed_relation(scene, r, rng, reversed)) return reversed;
+  }
   CaptionWriter w(scene, rng);
   int form = rng.below(with_fits(scene, r) ? 5 : 3);
   std::string s = w.mention(r.subject);
@@ -218,7 +281,7 @@ std::string Caption::gt_json() const {
   return j.dump();
 }
 
-std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count) {
+std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count, double paraphrase) {
   std::vector<Caption> captions;
   const int relations = static_cast<int>(scene.relations.size());
   for (int tries = 0; static_cast<int>(captions.size()) < count && tries < 50 * count; ++tries) {
@@ -229,7 +292,7 @@ std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count) {
       if (b >= a) ++b;
       c = two_relations(scene, scene.relations[a], scene.relations[b], rng);
     } else {
-      c = one_relation(scene, scene.relations[a], rng);
+      c = one_relation(scene, scene.relations[a], rng, paraphrase);
     }
     bool seen = std::any_of(captions.begin(), captions.end(), [&](const Caption& o) { return o.text == c.text; });
     if (!seen) captions.push_back(std::move(c));

@@ -28,7 +28,10 @@ struct Caption {
 };
 
 // `count` distinct captions (fewer only if the scene cannot give that many).
-std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5);
+// With probability `paraphrase` a one-relation caption says its relation the
+// other way round: the passive of an action ("a cat being chased by a dog"),
+// the converse of a place ("a table under a cup", "a box containing a cat").
+std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5, double paraphrase = 0);
 
 struct ProbeText {
   std::string kind;  // relation-swap, attribute-swap, object-swap, count

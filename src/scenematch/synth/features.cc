@@ -42,6 +42,10 @@ FeatureModel::FeatureModel(uint64_t seed, int dim, FeatureWeights weights) : dim
 void FeatureModel::regions(const Scene& scene, Rng& rng, float* out) const {
   const int n = static_cast<int>(scene.regions.size());
   std::fill(out, out + static_cast<size_t>(n) * dim_, 0.f);
+  // Drawn only when asked for, so the other presets' features stay as they were.
+  std::vector<char> silent(scene.relations.size(), 0);
+  if (weights_.trace_dropout > 0)
+    for (char& s : silent) s = rng.chance(weights_.trace_dropout);
   for (int r = 0; r < n; ++r) {
     const Region& region = scene.regions[r];
     float* x = out + static_cast<size_t>(r) * dim_;
@@ -58,7 +62,9 @@ void FeatureModel::regions(const Scene& scene, Rng& rng, float* out) const {
       const Entity& e = scene.entities[region.entity];
       add(x, categories_.row(e.category, dim_), gain * weights_.category, dim_);
       for (int a : e.attributes) add(x, attributes_.row(a, dim_), gain * weights_.attribute, dim_);
-      for (const Relation& rel : scene.relations) {
+      for (size_t k = 0; k < scene.relations.size(); ++k) {
+        const Relation& rel = scene.relations[k];
+        if (silent[k]) continue;
         if (rel.subject == region.entity) add(x, roles_.row(2 * rel.predicate, dim_), gain * weights_.role, dim_);
         if (rel.object == region.entity) add(x, roles_.row(2 * rel.predicate + 1, dim_), gain * weights_.role, dim_);
       }

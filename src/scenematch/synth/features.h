@@ -3,7 +3,8 @@
 // prototypes of the category, the attributes and, for each relation a region
 // takes part in, a (predicate, role) prototype, plus noise. Mean-pooling the regions keeps
 // which categories, attributes and roles are present but not which object
-// holds which role or attribute; region-level matching keeps both.
+// holds which role or attribute; region-level matching keeps both (unless a
+// relation's trace is dropped: then only the image's layout shows it).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -15,6 +16,7 @@ namespace sm::synth {
 
 struct FeatureWeights {
   float category = 1.0f, attribute = 0.8f, role = 1.0f, noise = 0.6f, threshold = 0.5f;
+  float trace_dropout = 0.0f;  // chance a relation leaves no role trace in its regions
 };
 
 class FeatureModel {

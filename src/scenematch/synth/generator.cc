@@ -102,7 +102,7 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
     rel.append(rel_buf.data(), rel_buf.size());
 
     Rng caption_rng(mix_seed(seed, kCaptions));
-    std::vector<Caption> captions = make_captions(scene, caption_rng, o.captions_per_image);
+    std::vector<Caption> captions = make_captions(scene, caption_rng, o.captions_per_image, o.paraphrase);
     if (static_cast<int>(captions.size()) != o.captions_per_image)
       fail("synth: ", split, " image ", i, " gave only ", captions.size(), " distinct captions");
     for (const Caption& c : captions) {
@@ -159,8 +159,15 @@ SynthOptions preset_options(const std::string& preset) {
     o.train = 3000, o.dev = 500, o.test = 500, o.feat_dim = 512;
   } else if (preset == "full") {
     o.train = 29000, o.dev = 1000, o.test = 1000, o.feat_dim = 2048;
+  } else if (preset == "hard") {
+    o.train = 3000, o.dev = 500, o.test = 500, o.feat_dim = 512;
+    o.noise = 0.2;
+    o.role_weight = 0.5;
+    o.trace_dropout = 0.3;
+    o.feature_noise = 0.9;
+    o.paraphrase = 0.4;
   } else {
-    fail("synth: unknown preset '", preset, "' (use tiny, small or full)");
+    fail("synth: unknown preset '", preset, "' (use tiny, small, hard or full)");
   }
   return o;
 }
@@ -180,7 +187,15 @@ SynthSummary generate_dataset(const std::string& out_dir, const SynthOptions& op
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) fail("synth: cannot create ", out_dir, ": ", ec.message());
-  FeatureModel features(options.seed, options.feat_dim);
+  for (double p : {options.trace_dropout, options.paraphrase})
+    if (p < 0 || p > 1) fail("synth: --trace-dropout and --paraphrase must be in [0, 1] (got ", p, ")");
+  if (options.role_weight < 0 || options.feature_noise < 0)
+    fail("synth: --role-weight and --feature-noise must be >= 0");
+  FeatureWeights weights;
+  weights.role = static_cast<float>(options.role_weight);
+  weights.noise = static_cast<float>(options.feature_noise);
+  weights.trace_dropout = static_cast<float>(options.trace_dropout);
+  FeatureModel features(options.seed, options.feat_dim, weights);
   SynthSummary summary;
   const int64_t counts[] = {options.train, options.dev, options.test};
   for (size_t s = 0; s < split_names().size(); ++s) {

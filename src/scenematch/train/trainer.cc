@@ -13,6 +13,7 @@
 #include "scenematch/core/progress.h"
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/train/hard_negative_loss.h"
 #include "scenematch/train/log.h"
 #include "scenematch/train/plot.h"
 #include "scenematch/train/schedule.h"
@@ -72,6 +73,7 @@ Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, T
     fail(options_.out_dir, ": cannot create the run folder", error ? " (" + error.message() + ")" : std::string());
   optimizer_ = std::make_unique<torch::optim::Adam>(bundle_.model->parameters(),
                                                     torch::optim::AdamOptions(cfg_get<double>(bundle_.config, "lr")));
+  hard_negatives_ = HardNegativeTerm::from_config(bundle_.config, train_);
 }
 
 Trainer::~Trainer() = default;
@@ -132,7 +134,11 @@ Json Trainer::train_epoch(int epoch) {
     for (int64_t c : caption_ids) image_ids.push_back(train_.split().image_of_caption(c));
 
     model.begin_step(global_step_, epoch);
-    LossOutput out = model.loss(train_.images(image_ids), train_.captions(caption_ids));
+    const ImageBatch images = train_.images(image_ids);
+    LossOutput out = model.loss(images, train_.captions(caption_ids));
+    if (hard_negatives_)
+      hard_negatives_->add(model, images, caption_ids,
+                           epoch_seed(cfg_get<uint64_t>(cfg, "seed", 0) + 1, static_cast<int>(global_step_)), out);
     optimizer_->zero_grad();
     out.total.backward();
     if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);

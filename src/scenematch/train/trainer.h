@@ -16,6 +16,8 @@ class Adam;
 
 namespace sm {
 
+class HardNegativeTerm;
+
 struct TrainerOptions {
   std::string out_dir;  // gets best.ckpt, last.ckpt, log.jsonl, curves.png, vocab.json
   bool verbose = true;  // one summary line per epoch on stderr
@@ -65,6 +67,7 @@ class Trainer {
   const Batcher& dev_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<HardNegativeTerm> hard_negatives_;  // null unless config hard_negatives=true
   int epochs_done_ = 0, best_epoch_ = 0;
   int64_t global_step_ = 0;
   double best_rsum_ = -1;

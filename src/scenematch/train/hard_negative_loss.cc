@@ -1,0 +1,108 @@
+#include "scenematch/train/hard_negative_loss.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "scenematch/models/losses.h"
+#include "scenematch/text/parse_cache.h"
+
+namespace sm {
+namespace {
+
+constexpr NegativeKind kKinds[kNegativeKinds] = {NegativeKind::relation_swap, NegativeKind::attribute_swap,
+                                                 NegativeKind::absent_object};
+
+// The image's scene graph when the split has one (loaded for the model, or
+// read here for models that do not take graphs), else none.
+std::vector<SceneGraph> scene_graphs_of(const Split& split) {
+  if (!split.scene_graphs.empty()) return split.scene_graphs;
+  const std::string path = split.file("vsg.jsonl");
+  return std::filesystem::exists(path) ? read_scene_graphs(path) : std::vector<SceneGraph>{};
+}
+
+}  // namespace
+
+std::string hard_negative_weight_key(NegativeKind kind) { return cat("hard_negative_", negative_kind_name(kind)); }
+
+std::unique_ptr<HardNegativeTerm> HardNegativeTerm::from_config(const Config& config, const Batcher& train) {
+  if (!cfg_get<bool>(config, "hard_negatives", false)) return nullptr;
+  const Split& split = train.split();
+  return std::make_unique<HardNegativeTerm>(config, train,
+                                            caption_graphs(split.captions, split.file("caps.txt"), /*parse=*/true));
+}
+
+HardNegativeTerm::HardNegativeTerm(const Config& config, const Batcher& train, std::vector<CaptionGraph> parsed)
+    : train_(train), parsed_(std::move(parsed)), margin_(cfg_get<double>(config, "margin", 0.2)) {
+  const Split& split = train.split();
+  if (static_cast<int64_t>(parsed_.size()) != split.num_captions())
+    fail("hard negatives: ", parsed_.size(), " parses for the ", split.num_captions(), " captions of ",
+         split.file("caps.txt"));
+  for (size_t k = 0; k < kNegativeKinds; ++k) weight_[k] = cfg_get<double>(config, hard_negative_weight_key(kKinds[k]));
+  const Vocab& vocab = train.vocab();
+  pool_ = CategoryPool::from_graphs(parsed_, [&](const std::string& w) { return vocab.contains(w); });
+
+  present_.resize(split.num_images());
+  for (int64_t c = 0; c < split.num_captions(); ++c)
+    for (const auto& o : parsed_[c].objects) present_[split.image_of_caption(c)].insert(o.word);
+  const auto graphs = scene_graphs_of(split);
+  for (size_t i = 0; i < graphs.size() && i < present_.size(); ++i)
+    for (const auto& o : graphs[i].objects) {
+      present_[i].insert(o.label);
+      present_[i].insert(o.label.substr(o.label.rfind(' ') + 1));  // the head of "tennis racket"
+    }
+}
+
+std::vector<HardNegative> HardNegativeTerm::negatives(int64_t caption, std::mt19937_64& rng) const {
+  std::vector<HardNegative> all =
+      make_hard_negatives(parsed_.at(caption), present_[train_.split().image_of_caption(caption)], pool_, rng);
+  std::vector<HardNegative> used;
+  for (auto& n : all)
+    if (weight_[static_cast<int>(n.kind)] > 0) used.push_back(std::move(n));
+  return used;
+}
+
+void HardNegativeTerm::add(Matcher& model, const ImageBatch& images, const std::vector<int64_t>& caption_ids,
+                           uint64_t seed, LossOutput& out) const {
+  if (images.size() != static_cast<int64_t>(caption_ids.size()))
+    fail("hard negatives: ", images.size(), " images for ", caption_ids.size(), " captions");
+  std::mt19937_64 rng(seed);
+  // Caption b's group: its own parse, then its negatives.
+  std::vector<std::vector<HardNegative>> drawn(caption_ids.size());
+  std::vector<const CaptionGraph*> graphs;
+  std::vector<int64_t> ids, group_begin;
+  std::vector<float> weights;
+  for (size_t b = 0; b < caption_ids.size(); ++b) {
+    drawn[b] = negatives(caption_ids[b], rng);
+    group_begin.push_back(static_cast<int64_t>(graphs.size()));
+    if (drawn[b].empty()) continue;
+    graphs.push_back(&parsed_[caption_ids[b]]);
+    ids.push_back(caption_ids[b]);
+    for (const auto& n : drawn[b]) {
+      graphs.push_back(&n.graph);
+      ids.push_back(caption_ids[b]);
+      weights.push_back(static_cast<float>(weight_[static_cast<int>(n.kind)]));
+    }
+  }
+  if (graphs.empty()) {
+    out.terms["hard_negatives"] = 0;
+    return;
+  }
+  const Encoding caps = model.encode_captions(train_.captions_from(graphs, ids));
+  const Encoding imgs = model.encode_images(images);
+  std::vector<torch::Tensor> positive, negative;
+  for (size_t b = 0; b < caption_ids.size(); ++b) {
+    if (drawn[b].empty()) continue;
+    const int64_t k = static_cast<int64_t>(drawn[b].size());
+    const int64_t begin = group_begin[b];
+    torch::Tensor s = model.score(imgs.slice(b, b + 1), caps.slice(begin, begin + 1 + k)).reshape({-1});
+    positive.push_back(s.slice(0, 0, 1).expand({k}));
+    negative.push_back(s.slice(0, 1, 1 + k));
+  }
+  torch::Tensor pos = torch::cat(positive), neg = torch::cat(negative);
+  torch::Tensor loss = weighted_hinge(pos, neg, torch::tensor(weights).to(pos.device(), pos.scalar_type()), margin_);
+  out.total = out.total + loss;
+  out.terms["hard_negatives"] = loss.item<double>();
+}
+
+}  // namespace sm
