@@ -197,7 +197,7 @@ class Sgm : public Matcher {
     // Eq. 7: relation level. A pair whose caption has no triplet or whose image has no relation node has
     // none. Decision (`missing_relation_level`): its object level stands in for it, S = 2 S^o, so such a
     // caption competes on the scale of the others in image-to-text ranking, as it does in text-to-image
-    // ranking; "zero" (S^r = 0, S = S^o) ranked those captions below every caption with triplets.
+    // ranking; "zero" (S^r = 0, S = S^o) left those captions a whole term behind the others.
     torch::Tensor used = path_mask.any(1).unsqueeze(1) & relation_mask.any(1).unsqueeze(0);
     torch::Tensor relation =
         max_mean_scores(captions.at("paths").to(dev), path_mask, images.at("relations"), relation_mask);
