@@ -9,6 +9,7 @@
 #include "scenematch/models/layers.h"
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
+#include "scenematch/models/presets.h"
 
 using namespace sm;
 
@@ -186,6 +187,15 @@ TEST(Registry, EveryModelDefinesItsPresetsFlopsAndFirstStage) {
   for (const auto& name : matcher_names()) {
     SCOPED_TRACE(name);
     EXPECT_THROW(matcher_preset(name, "no-such-preset"), Error);
+    // Every shared preset name either gives this model's config or is refused
+    // by name (a model without an authors' release has no "release").
+    for (const auto& preset : preset_names()) {
+      try {
+        EXPECT_EQ(matcher_preset(name, preset)["preset"], preset);
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("has no preset '" + preset + "'"), std::string::npos) << e.what();
+      }
+    }
     for (const char* preset : {"paper", "cpu"}) {
       SCOPED_TRACE(preset);
       Config cfg = matcher_preset(name, preset);

@@ -91,6 +91,38 @@ TEST(Gsmn, PresetsAndNeeds) {
   EXPECT_THROW(make(bad), Error);
 }
 
+TEST(Gsmn, PaperPresetsRunThePrintedModelReleasePresetsTheAuthorsCode) {
+  for (const char* name : {"paper", "paper-coco", "cpu"}) {
+    SCOPED_TRACE(name);
+    Config c = matcher_preset("gsmn", name);
+    EXPECT_EQ(c["gcn_kernels"], 8);  // Sec. 4.1: 8 kernels of 32 dimensions
+    EXPECT_EQ(c["gcn_kernel_dim"], 32);
+    EXPECT_EQ(c["gcn_activation"], "tanh");
+    EXPECT_EQ(c["attention"], "plain");
+    EXPECT_EQ(c["structure"], "paper");
+  }
+  for (const char* name : {"release", "release-coco"}) {
+    SCOPED_TRACE(name);
+    Config c = matcher_preset("gsmn", name);
+    EXPECT_EQ(c["gcn_kernel_dim"], 4);
+    EXPECT_EQ(c["gcn_activation"], "none");
+    EXPECT_EQ(c["attention"], "clipped");
+    EXPECT_EQ(c["structure"], "release");
+  }
+  Config coco = matcher_preset("gsmn", "paper-coco");
+  EXPECT_DOUBLE_EQ(coco["lambda"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(coco["lr"].get<double>(), 5e-4);
+  EXPECT_EQ(coco["epochs"], 20);
+  EXPECT_EQ(coco["lr_update"], 5);
+  EXPECT_EQ(coco["batch_size"], 64);
+  EXPECT_EQ(matcher_preset("gsmn", "release-coco")["batch_size"], 32);  // the release's README
+  EXPECT_DOUBLE_EQ(matcher_preset("gsmn", "paper")["lr"].get<double>(), 2e-4);
+  // The release variant never reads the caption graph; the paper's sparse graph needs parses.
+  Config release = small_config("sparse");
+  release["structure"] = "release";
+  EXPECT_FALSE(make(release)->needs().parses);
+}
+
 TEST(Gsmn, EncodingShapes) {
   auto m = make(small_config("sparse"));
   torch::NoGradGuard g;

@@ -25,6 +25,7 @@ Config small_config(const std::string& interaction = "fusion", const std::string
   cfg["dropout"] = 0.0;
   cfg["topk"] = 4;
   cfg["warmup_steps"] = 0;
+  cfg["negatives"] = "hardest";  // deterministic losses for these tests; sampling has its own
   cfg["max_violation"] = false;  // all negatives, the warm-up epoch's loss
   cfg["interaction"] = interaction;
   cfg["max_pool"] = pool;
@@ -220,6 +221,89 @@ TEST(Hrem, FragmentMatchingEqualsPerPairLoops) {
     }
 }
 
+TEST(Hrem, PaperAndReleasePresets) {
+  for (const char* name : {"paper", "paper-coco", "cpu"}) {
+    SCOPED_TRACE(name);
+    Config c = matcher_preset("hrem", name);
+    EXPECT_EQ(c["negatives"], "distance_weighted");  // Sec. 4.1, Eq. 13
+    EXPECT_EQ(c["max_pool"], "max");                 // Eq. 2
+    EXPECT_EQ(c["kernel_distance"], "squared");      // Eqs. 10-11
+    EXPECT_DOUBLE_EQ(c["lambda"].get<double>(), 1.5);
+  }
+  for (const char* name : {"release", "release-coco"}) {
+    SCOPED_TRACE(name);
+    Config c = matcher_preset("hrem", name);
+    EXPECT_EQ(c["negatives"], "distance_weighted");
+    EXPECT_EQ(c["max_pool"], "top2");
+    EXPECT_EQ(c["kernel_distance"], "plain");
+    EXPECT_DOUBLE_EQ(c["lambda"].get<double>(), 1.0);
+  }
+  for (const char* name : {"paper", "release"}) {
+    Config c = matcher_preset("hrem", name);
+    EXPECT_EQ(c["lr_milestones"], Json({15, 25})) << name;
+    EXPECT_EQ(c["batch_size"], 128) << name;
+    EXPECT_DOUBLE_EQ(c["dw_nonzero_cutoff"].get<double>(), 1.7) << name;
+    Config coco = matcher_preset("hrem", std::string(name) + "-coco");
+    EXPECT_EQ(coco["batch_size"], 256) << name;
+    EXPECT_DOUBLE_EQ(coco["dw_nonzero_cutoff"].get<double>(), 1.9) << name;
+  }
+  Config bad = small_config();
+  bad["negatives"] = "semi_hard";
+  Vocab vocab = small_vocab();
+  EXPECT_THROW(make_matcher("hrem", bad, vocab), Error);
+}
+
+// One anchor row: its own positive and another caption of the same image, two
+// negatives inside the cut-off and one beyond it. The mean loss over many
+// draws must match the distance-weighted distribution over the two near
+// negatives only (positives and far negatives are never drawn).
+TEST(Hrem, DistanceWeightedSamplingDrawsNegativesByInverseDensity) {
+  hrem::DistanceWeighting w;
+  w.dim = 5;  // a mild density, so both near negatives are drawn often
+  const std::vector<double> s = {-0.9, 0.9, 0.6, 0.0, -0.5};
+  torch::Tensor scores = torch::tensor(s, torch::kDouble).unsqueeze(0);
+  torch::Tensor positives = torch::tensor({1, 1, 0, 0, 0}, torch::kBool).unsqueeze(0);
+  auto log_weight = [&](double sim) {
+    const double d = std::max(std::sqrt(2 - 2 * sim), w.cutoff);
+    return (2 - w.dim) * std::log(d) - (w.dim - 3) / 2 * std::log(1 - d * d / 4);
+  };
+  ASSERT_GE(std::sqrt(2 - 2 * s[4]), w.nonzero_cutoff);  // the far negative is excluded
+  const double w2 = std::exp(log_weight(s[2])), w3 = std::exp(log_weight(s[3]));
+  auto hinge = [&](double ap, double an) { return std::max(0.0, w.margin + an - ap); };
+  // Anchor pair (0, 0): s_ap = -0.9; anchor pair (0, 1): s_ap = 0.9 (no violation for either negative).
+  const double expected =
+      (w2 * (hinge(s[0], s[2]) + hinge(s[1], s[2])) + w3 * (hinge(s[0], s[3]) + hinge(s[1], s[3]))) / (w2 + w3);
+  torch::manual_seed(11);
+  const int draws = 4000;
+  double sum = 0;
+  for (int i = 0; i < draws; ++i) sum += hrem::distance_weighted_anchor_loss(scores, positives, w).item<double>();
+  // Drawing the far negative as well would move the mean by about 0.2, a positive by more.
+  EXPECT_NEAR(sum / draws, expected, 0.03);
+  // No negative left inside the cut-off: the row adds nothing.
+  torch::Tensor far = torch::tensor({0.5, -0.9, -0.95}, torch::kDouble).unsqueeze(0);
+  EXPECT_EQ(
+      hrem::distance_weighted_anchor_loss(far, torch::tensor({1, 0, 0}, torch::kBool).unsqueeze(0), w).item<double>(),
+      0.0);
+}
+
+TEST(Hrem, DistanceWeightedLossTrainsWithoutTheSumWarmUp) {
+  Vocab vocab = small_vocab();
+  torch::manual_seed(4);
+  Config cfg = small_config();
+  cfg["negatives"] = "distance_weighted";
+  cfg["dw_dim"] = 16;  // the release's 512 is for d = 1024; here d is tiny
+  MatcherPtr m = make_matcher("hrem", cfg, vocab);
+  ImageBatch imgs = random_images(12);
+  CaptionBatch caps = random_captions(12, vocab.size());
+  LossOutput out = m->loss(imgs, caps);
+  ASSERT_GT(out.total.item<double>(), 0);
+  out.total.backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << p.key();
+  }
+}
+
 TEST(Hrem, InstanceGraphMasksFollowTheTopTauRule) {
   torch::manual_seed(6);
   const int64_t n = 6;
@@ -227,7 +311,7 @@ TEST(Hrem, InstanceGraphMasksFollowTheTopTauRule) {
   auto u = torch::nn::functional::normalize(torch::randn({n, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
   auto p_i2t = torch::randn({n, n}), p_t2i = torch::randn({n, n});
   auto s_i2t = torch::randn({n, n}), s_t2i = torch::randn({n, n});
-  auto g = hrem::build_graph(v, u, p_i2t, p_t2i, s_i2t, s_t2i, 0.5, 1.0);
+  auto g = hrem::build_graph(v, u, p_i2t, p_t2i, s_i2t, s_t2i, 0.5, 1.0, /*squared=*/false);
   ASSERT_EQ(g.connect.sizes(), torch::IntArrayRef({2 * n, 2 * n}));
   auto vv = v.matmul(v.t()), uu = u.matmul(u.t());
   // Every row of every block keeps exactly floor(0.5 * 6) = 3 neighbours: the
@@ -249,6 +333,11 @@ TEST(Hrem, InstanceGraphMasksFollowTheTopTauRule) {
   EXPECT_TRUE(torch::allclose(g.relevance.slice(0, 0, n).slice(1, 0, n), torch::exp(-torch::cdist(v, v)), 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(g.relevance.slice(0, n).slice(1, 0, n), s_t2i));
   EXPECT_TRUE(torch::allclose(g.relevance.slice(0, 0, n).slice(1, n), s_i2t));
+  // Eq. 10 as printed: the squared distance.
+  auto squared = hrem::build_graph(v, u, p_i2t, p_t2i, s_i2t, s_t2i, 0.5, 1.0, /*squared=*/true);
+  EXPECT_TRUE(
+      torch::allclose(squared.relevance.slice(0, n).slice(1, n), torch::exp(-torch::cdist(u, u).pow(2)), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::equal(squared.connect, g.connect));
   // The attention bias: lambda * S on edges, -inf off the graph.
   auto bias = g.attention_bias(1.5);
   EXPECT_TRUE(torch::allclose(bias.masked_select(g.connect), 1.5 * g.relevance.masked_select(g.connect)));
@@ -305,6 +394,11 @@ TEST(Hrem, GradientsReachEveryParameter) {
     out.total.backward();
     for (const auto& p : m->named_parameters()) {
       ASSERT_TRUE(p.value().grad().defined()) << interaction << " " << p.key();
+      // Standalone: the relevance MLP's output bias shifts whole rows of the
+      // cross-attention bias and of Eq. 11's row softmax, which both ignore a
+      // row constant, so its gradient is 0 up to rounding.
+      const bool row_shift = p.key() == "mlp_i2t.2.bias" || p.key() == "mlp_t2i.2.bias";
+      if (std::string(interaction) == "standalone" && row_shift) continue;
       EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0) << interaction << " " << p.key();
     }
   }

@@ -35,11 +35,13 @@ Config test_config() {
   return c;
 }
 
-MatcherPtr make_model(uint64_t seed = 7, const std::string& relations = "auto") {
+MatcherPtr make_model(uint64_t seed = 7, const std::string& relations = "auto",
+                      const std::string& missing_relation_level = "object") {
   torch::manual_seed(seed);
   static const Vocab vocab = test_vocab();
   Config c = test_config();
   c["relations"] = relations;
+  c["missing_relation_level"] = missing_relation_level;
   return make_matcher("sgm", c, vocab);
 }
 
@@ -189,7 +191,7 @@ TEST(Sgm, EmptySceneGraphFallsBackToObjectLevel) {
   for (int64_t c = 0; c < cap.size(); ++c) {
     sgm::PairScore ref = sgm::reference_score(img, 3, cap, c);
     EXPECT_FALSE(ref.relation_used);
-    EXPECT_NEAR(s[3][c].item<double>(), ref.object, 1e-5);
+    EXPECT_NEAR(s[3][c].item<double>(), 2 * ref.object, 1e-5);  // the object level stands in for both
   }
   // Other captions' triplets now say something else: only images with relations see it.
   CaptionBatch other = captions;
@@ -216,24 +218,37 @@ TEST(Sgm, EmptySceneGraphFallsBackToObjectLevel) {
 }
 
 TEST(Sgm, CaptionWithoutTripletIsScoredAtObjectLevel) {
-  auto m = make_model();
   ImageBatch images = make_images(4, 12);
   CaptionBatch captions = make_captions(4, 6, 13);  // caption 1 has no triplet
   torch::NoGradGuard no_grad;
-  Encoding img = m->encode_images(images), cap = m->encode_captions(captions);
-  torch::Tensor s = m->score(img, cap);
-  for (int64_t i = 0; i < img.size(); ++i) {
-    sgm::PairScore ref = sgm::reference_score(img, i, cap, 1);
-    EXPECT_FALSE(ref.relation_used);
-    EXPECT_NEAR(s[i][1].item<double>(), ref.object, 1e-5);
+  // "object": the object level stands in for the missing relation level (S = 2 S^o), so the caption is
+  // ranked on the scale of captions with triplets; "zero": S^r = 0 (S = S^o).
+  for (const char* missing : {"object", "zero"}) {
+    SCOPED_TRACE(missing);
+    auto m = make_model(7, "auto", missing);
+    Encoding img = m->encode_images(images), cap = m->encode_captions(captions);
+    torch::Tensor s = m->score(img, cap);
+    const double factor = std::string(missing) == "object" ? 2.0 : 1.0;
+    for (int64_t i = 0; i < img.size(); ++i) {
+      sgm::PairScore ref = sgm::reference_score(img, i, cap, 1, missing);
+      EXPECT_FALSE(ref.relation_used);
+      EXPECT_NEAR(s[i][1].item<double>(), factor * ref.object, 1e-5);
+      EXPECT_NEAR(s[i][1].item<double>(), ref.total, 1e-5);
+      // Pairs with both levels score S^o + S^r either way.
+      sgm::PairScore with = sgm::reference_score(img, i, cap, 0, missing);
+      if (with.relation_used) EXPECT_NEAR(s[i][0].item<double>(), with.object + with.relation, 1e-5);
+    }
+    // Changing every visual relation moves the captions with triplets and leaves caption 1 alone.
+    ImageBatch changed = images;
+    changed.rel_predicate = images.rel_predicate.flip(1);
+    changed.rel_feature = torch::randn_like(images.rel_feature).masked_fill_(~images.rel_mask.unsqueeze(-1), 0);
+    torch::Tensor s2 = score_of(*m, changed, captions);
+    EXPECT_TRUE(torch::allclose(s2.select(1, 1), s.select(1, 1), 1e-6, 1e-6));
+    EXPECT_FALSE(torch::allclose(s2.select(1, 0), s.select(1, 0), 1e-4, 1e-4));
   }
-  // Changing every visual relation moves the captions with triplets and leaves caption 1 alone.
-  ImageBatch changed = images;
-  changed.rel_predicate = images.rel_predicate.flip(1);
-  changed.rel_feature = torch::randn_like(images.rel_feature).masked_fill_(~images.rel_mask.unsqueeze(-1), 0);
-  torch::Tensor s2 = score_of(*m, changed, captions);
-  EXPECT_TRUE(torch::allclose(s2.select(1, 1), s.select(1, 1), 1e-6, 1e-6));
-  EXPECT_FALSE(torch::allclose(s2.select(1, 0), s.select(1, 0), 1e-4, 1e-4));
+  Config bad = test_config();
+  bad["missing_relation_level"] = "skip";
+  EXPECT_THROW(make_matcher("sgm", bad, test_vocab()), Error);
 }
 
 TEST(Sgm, RelationScoresAreDirectional) {

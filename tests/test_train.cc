@@ -83,6 +83,22 @@ TEST(Schedule, StepDecayAndEpochSeeds) {
   EXPECT_NE(epoch_seed(1, 3), epoch_seed(2, 3));
 }
 
+TEST(Schedule, MilestonesDecayAtEachListedEpochAndOverrideTheStep) {
+  Config cfg = {{"lr", 5e-4}, {"lr_update", 3}, {"lr_decay", 0.1}, {"lr_milestones", {15, 25}}};
+  EXPECT_DOUBLE_EQ(learning_rate(cfg, 0), 5e-4);
+  EXPECT_DOUBLE_EQ(learning_rate(cfg, 14), 5e-4);  // lr_update = 3 would have decayed it
+  EXPECT_NEAR(learning_rate(cfg, 15), 5e-5, 1e-15);
+  EXPECT_NEAR(learning_rate(cfg, 24), 5e-5, 1e-15);
+  EXPECT_NEAR(learning_rate(cfg, 25), 5e-6, 1e-15);
+  EXPECT_NEAR(learning_rate(cfg, 29), 5e-6, 1e-15);
+  cfg["lr_milestones"] = Json::array();
+  EXPECT_DOUBLE_EQ(learning_rate(cfg, 29), 5e-4);
+  cfg["lr_milestones"] = 15;
+  EXPECT_THROW(learning_rate(cfg, 0), Error);
+  cfg["lr_milestones"] = {15, "x"};
+  EXPECT_THROW(learning_rate(cfg, 0), Error);
+}
+
 TEST_F(TrainTest, VseppLearnsTheTinyWorldWellAboveChance) {
   // The run folder's parent does not exist yet, as runs/ on a fresh checkout.
   const TrainRequest r = request("runs/vsepp", {"epochs=20", "embed_size=128", "lr=0.002", "lr_update=15"});

@@ -20,7 +20,9 @@ CommandRegistrar reg("train", [](CLI::App& app) {
   cmd->add_option("--model", request.model, "model name (scenematch models lists them)");
   cmd->add_option("--data", request.data_dir, "dataset folder (docs/DATA_FORMAT.md)")->required();
   cmd->add_option("--out", request.out_dir, "run folder for checkpoints, log and plot")->required();
-  cmd->add_option("--preset", request.preset, "paper: the paper's sizes and schedule; cpu: small, minutes on 2 cores")
+  cmd->add_option("--preset", request.preset,
+                  "paper: the paper's printed values (the release where silent); release: the authors' code's "
+                  "departures; paper-coco, release-coco: MS-COCO; cpu: small, minutes on 2 cores (docs/models.md)")
       ->capture_default_str();
   cmd->add_option("--epochs", epochs, "number of epochs (default: the preset's)");
   cmd->add_option("--batch-size", batch_size, "training batch size (default: the preset's)");

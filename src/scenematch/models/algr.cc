@@ -16,6 +16,7 @@
 
 #include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
+#include "scenematch/models/presets.h"
 
 namespace sm {
 namespace {
@@ -234,6 +235,7 @@ class Algr : public EmbeddingMatcher {
 };
 
 Config algr_preset(const std::string& preset) {
+  model_preset("algr", preset, {"paper", "cpu"});
   Config cfg = base_preset(preset);
   cfg["leaky_slope"] = 0.01;   // D5: LibTorch's LeakyReLU default
   cfg["ggnn_steps"] = 2;       // D12: m, not given

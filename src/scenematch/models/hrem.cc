@@ -14,6 +14,8 @@
 
 #include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
+#include "scenematch/models/losses.h"
+#include "scenematch/models/presets.h"
 
 namespace sm {
 namespace hrem {
@@ -38,6 +40,41 @@ torch::Tensor distances(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 }  // namespace
+
+torch::Tensor gaussian_kernel(const torch::Tensor& a, const torch::Tensor& b, double sigma, bool squared) {
+  torch::Tensor d = distances(a, b);
+  return torch::exp(-(squared ? d.pow(2) : d) / sigma);
+}
+
+torch::Tensor distance_weighted_anchor_loss(const torch::Tensor& scores, const torch::Tensor& positives,
+                                            const DistanceWeighting& w) {
+  torch::Tensor candidates, weights;
+  {
+    // The sampling distribution carries no gradient; the hinge below does.
+    torch::NoGradGuard no_grad;
+    torch::Tensor dist = (2 - 2 * scores.detach()).clamp_min(0).sqrt().clamp_min(w.cutoff);
+    candidates = positives.logical_not().logical_and(dist < w.nonzero_cutoff);
+    // log of 1 / q(d), q the density of distances between uniform points on the unit (n-1)-sphere
+    torch::Tensor log_w = (2.0 - w.dim) * dist.log() - ((w.dim - 3.0) / 2.0) * (1 - 0.25 * dist.pow(2)).log();
+    log_w = log_w.masked_fill(candidates.logical_not(), -kInf);
+    torch::Tensor row_max = std::get<0>(log_w.max(1, true)).masked_fill(candidates.any(1, true).logical_not(), 0);
+    weights = (log_w - row_max).exp();
+  }
+  torch::Tensor pairs = positives.nonzero();  // (P, 2): anchor row, positive column
+  torch::Tensor anchor = pairs.select(1, 0), positive = pairs.select(1, 1);
+  torch::Tensor has_negative = candidates.any(1).index_select(0, anchor);
+  // Rows without a candidate get a dummy uniform row so multinomial can draw; their hinge is masked out.
+  torch::Tensor rows = weights.index_select(0, anchor).masked_fill(has_negative.logical_not().unsqueeze(1), 1.0);
+  torch::Tensor negative = torch::multinomial(rows, 1).squeeze(1);
+  torch::Tensor s_ap = scores.index({anchor, positive}), s_an = scores.index({anchor, negative});
+  return ((w.margin + s_an - s_ap).clamp_min(0) * has_negative.to(scores.dtype())).sum();
+}
+
+torch::Tensor distance_weighted_triplet(const torch::Tensor& scores, const torch::Tensor& positives,
+                                        const DistanceWeighting& w) {
+  return distance_weighted_anchor_loss(scores, positives, w) +
+         distance_weighted_anchor_loss(scores.t(), positives.t(), w);
+}
 
 torch::Tensor top_neighbours(const torch::Tensor& affinity, double tau) {
   const int64_t m = affinity.size(1);
@@ -76,7 +113,7 @@ torch::Tensor InstanceGraph::attention_bias(double lambda) const {
 
 InstanceGraph build_graph(const torch::Tensor& images, const torch::Tensor& captions, const torch::Tensor& p_i2t,
                           const torch::Tensor& p_t2i, const torch::Tensor& s_i2t, const torch::Tensor& s_t2i,
-                          double tau, double sigma) {
+                          double tau, double sigma, bool squared) {
   InstanceGraph g;
   // Eq. 5: same-modality neighbours by embedding similarity (each node ranks
   // itself first, so it is its own neighbour, as in the released code).
@@ -85,9 +122,9 @@ InstanceGraph build_graph(const torch::Tensor& images, const torch::Tensor& capt
       torch::cat({torch::cat({top_neighbours(images.matmul(images.t()), tau), top_neighbours(p_i2t, tau)}, 1),
                   torch::cat({top_neighbours(p_t2i, tau), top_neighbours(captions.matmul(captions.t()), tau)}, 1)},
                  0);
-  // Eq. 10 with the released code's plain (not squared) distance.
-  torch::Tensor s_ii = torch::exp(-distances(images, images) / sigma);
-  torch::Tensor s_tt = torch::exp(-distances(captions, captions) / sigma);
+  // Eq. 10 (squared distance as printed, or the release's plain distance).
+  torch::Tensor s_ii = gaussian_kernel(images, images, sigma, squared);
+  torch::Tensor s_tt = gaussian_kernel(captions, captions, sigma, squared);
   g.relevance = torch::cat({torch::cat({s_ii, s_i2t}, 1), torch::cat({s_t2i, s_tt}, 1)}, 0);
   return g;
 }
@@ -194,6 +231,20 @@ class Hrem : public EmbeddingMatcher {
     topk_ = cfg_get<int64_t>(config_, "topk");
     reg_weight_ = cfg_get<double>(config_, "reg_weight");
     warmup_steps_ = cfg_get<int64_t>(config_, "warmup_steps");
+    // Checkpoints from before these keys trained with hardest negatives and the plain distance.
+    const Config before_keys = {{"negatives", "hardest"},
+                                {"kernel_distance", "plain"},
+                                {"dw_cutoff", 0.5},
+                                {"dw_dim", 512},
+                                {"dw_nonzero_cutoff", 1.7}};
+    for (const auto& [key, value] : before_keys.items())
+      if (!config_.contains(key)) config_[key] = value;
+    squared_ = cfg_choice(config_, "kernel_distance", {"squared", "plain"}) == "squared";
+    distance_weighted_ = cfg_choice(config_, "negatives", {"distance_weighted", "hardest"}) == "distance_weighted";
+    weighting_.margin = cfg_get<double>(config_, "margin");
+    weighting_.cutoff = cfg_get<double>(config_, "dw_cutoff");
+    weighting_.dim = cfg_get<double>(config_, "dw_dim");
+    weighting_.nonzero_cutoff = cfg_get<double>(config_, "dw_nonzero_cutoff");
     instance_on_ = warmup_steps_ <= 0;
 
     regions_ = register_module("regions", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), d));
@@ -229,21 +280,17 @@ class Hrem : public EmbeddingMatcher {
 
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     Side img = image_side(images), cap = caption_side(captions);
-    // The paper mines negatives by distance-weighted sampling; here the sum
-    // over all negatives first, then the hardest one (the VSE-infinity recipe
-    // HREM builds on, hardest_negatives()): hardest negatives from the start
-    // collapse the Transformer-pooled embeddings to one point.
     const auto& ids = images.ids;
     LossOutput out;
-    out.total = ranking_loss(img.emb.matmul(cap.emb.t()), ids);
+    out.total = pair_loss(img.emb.matmul(cap.emb.t()), ids);
     out.terms["triplet"] = out.total.item<double>();
     if (!instance_on_) return out;
 
     // Eq. 14 on the enhanced embeddings, plus Eq. 11 weighted as released (10).
     Enhanced enh = interact(img, cap);
-    torch::Tensor both = ranking_loss(enh.images.matmul(enh.captions.t()), ids);
+    torch::Tensor both = pair_loss(enh.images.matmul(enh.captions.t()), ids);
     torch::Tensor mixed =
-        ranking_loss(img.emb.matmul(enh.captions.t()), ids) + ranking_loss(enh.images.matmul(cap.emb.t()), ids);
+        pair_loss(img.emb.matmul(enh.captions.t()), ids) + pair_loss(enh.images.matmul(cap.emb.t()), ids);
     out.total = out.total + both + mixed + reg_weight_ * enh.reg;
     out.terms["triplet_enhanced"] = both.item<double>();
     out.terms["triplet_mixed"] = mixed.item<double>();
@@ -279,6 +326,14 @@ class Hrem : public EmbeddingMatcher {
     return s;
   }
 
+  // Eq. 13 on one score matrix. `negatives`: the paper's distance-weighted
+  // sampling, or the shared hardest-negative loss (after the sum warm-up of
+  // hardest_negatives(), the VSE-infinity recipe HREM builds on).
+  torch::Tensor pair_loss(const torch::Tensor& scores, const std::vector<int64_t>& ids) const {
+    if (!distance_weighted_) return ranking_loss(scores, ids);
+    return distance_weighted_triplet(scores, positive_pairs(ids, scores.size(0), scores.device()), weighting_);
+  }
+
   // Sec. 3.3: the instance graph over the batch and one interaction layer.
   Enhanced interact(const Side& img, const Side& cap) {
     const int64_t n = img.emb.size(0);
@@ -287,7 +342,7 @@ class Hrem : public EmbeddingMatcher {
     FragmentMatching m = fragment_matching(img.fragments.detach(), img.mask, cap.fragments.detach(), cap.mask, topk_);
     torch::Tensor s_i2t = mlp_i2t_->forward(m.q_i2t).squeeze(-1) + m.p_i2t;  // Eq. 9
     torch::Tensor s_t2i = mlp_t2i_->forward(m.q_t2i).squeeze(-1) + m.p_t2i;
-    InstanceGraph g = build_graph(img.emb, cap.emb, m.p_i2t, m.p_t2i, s_i2t, s_t2i, tau_, sigma_);
+    InstanceGraph g = build_graph(img.emb, cap.emb, m.p_i2t, m.p_t2i, s_i2t, s_t2i, tau_, sigma_, squared_);
     torch::Tensor bias = g.attention_bias(lambda_);  // Eq. 12
 
     Enhanced out;
@@ -302,7 +357,7 @@ class Hrem : public EmbeddingMatcher {
     }
     // Eq. 11: the learned inter-modal relevance stays close (row softmax, KL,
     // batch mean) to the kernel of the global embeddings, which guides without gradient.
-    torch::Tensor guide = torch::exp(-distances(img.emb, cap.emb) / sigma_).detach();
+    torch::Tensor guide = gaussian_kernel(img.emb, cap.emb, sigma_, squared_).detach();
     out.reg = kl_rows(s_i2t, guide) + kl_rows(s_t2i, guide.t());
     return out;
   }
@@ -316,7 +371,8 @@ class Hrem : public EmbeddingMatcher {
 
   double beta_, tau_, lambda_, sigma_, reg_weight_;
   int64_t pool_k_, topk_, warmup_steps_;
-  bool instance_on_;
+  bool instance_on_, squared_, distance_weighted_;
+  DistanceWeighting weighting_;
   std::string interaction_;
   RegionProjection regions_{nullptr};
   std::shared_ptr<TextEncoderImpl> text_;
@@ -326,32 +382,47 @@ class Hrem : public EmbeddingMatcher {
 };
 
 Config hrem_preset(const std::string& preset) {
+  const PresetName name = model_preset("hrem", preset, {"paper", "release", "paper-coco", "release-coco", "cpu"});
   Config cfg = base_preset(preset);
   cfg["text_encoder"] = "bigru";
   cfg["gru_layers"] = 1;
   cfg["interaction"] = "fusion";  // the paper's default ablation setting
   cfg["beta"] = 0.8;
-  cfg["max_pool"] = "top2";  // released code; "max" is Eq. 2 as printed
   cfg["tau"] = 0.5;
-  cfg["lambda"] = 1.5;  // paper (the released default is 1.0)
   cfg["sigma"] = 1.0;
   cfg["topk"] = 10;
-  cfg["reg_weight"] = 10.0;
+  cfg["reg_weight"] = 10.0;  // not in the paper: released
   cfg["dropout"] = 0.1;
-  if (preset == "paper") {
-    // Released defaults: lr 5e-4, /10 at epoch 15 (and 25), 30 epochs, clip 2, 16 heads, FFN = d.
-    cfg["lr"] = 5e-4;
-    cfg["heads"] = 16;
-    cfg["ff_dim"] = 1024;
-    cfg["warmup_steps"] = 8000;       // about 7 of 30 Flickr30K epochs at batch 128
-    cfg["sum_violation_epochs"] = 1;  // one Flickr30K epoch of all negatives
+  // Eq. 13: distance-weighted sampling (paper and release); the release's constants.
+  cfg["negatives"] = "distance_weighted";
+  cfg["dw_cutoff"] = 0.5;
+  cfg["dw_dim"] = 512;
+  cfg["dw_nonzero_cutoff"] = name.coco ? 1.9 : 1.7;
+  if (name.family == "release") {
+    cfg["max_pool"] = "top2";          // the release's max-k pooling, k = 2
+    cfg["kernel_distance"] = "plain";  // the release's cdist, not squared
+    cfg["lambda"] = 1.0;               // the release's mask_weight
   } else {
+    cfg["max_pool"] = "max";             // Eq. 2
+    cfg["kernel_distance"] = "squared";  // Eqs. 10-11
+    cfg["lambda"] = 1.5;                 // Sec. 4.1
+  }
+  if (name.family == "cpu") {
     // 3,000 images x 5 captions at batch 128: 118 steps an epoch; the
     // instance module joins after 2 of 12 epochs, near the released ratio.
     cfg["heads"] = 4;
     cfg["ff_dim"] = 256;
     cfg["warmup_steps"] = 240;
+    return cfg;
   }
+  // Not in the paper, released: AdamW's lr 5e-4 divided by 10 at epochs 15 and 25 of 30, 16 heads, FFN = d.
+  cfg["lr"] = 5e-4;
+  cfg["lr_milestones"] = {15, 25};
+  cfg.erase("lr_update");  // the milestones are the schedule
+  cfg["heads"] = 16;
+  cfg["ff_dim"] = 1024;
+  cfg["warmup_steps"] = 8000;                 // about 7 of 30 Flickr30K epochs at batch 128
+  cfg["batch_size"] = name.coco ? 256 : 128;  // Sec. 4.1
   return cfg;
 }
 

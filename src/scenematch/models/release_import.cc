@@ -342,8 +342,9 @@ ModelBundle import_gsmn(Release& r, const Vocab& vocab) {
     fail(r.path, ": opt 'hid_dim' = ", hidden, " is not a multiple of the ", kernels, " kernels");
   const int64_t kernel_dim = hidden / kernels;
 
-  Config c = matcher_preset("gsmn", "paper");
-  c["structure"] = "release";
+  // The release's variant (own-vector convolution, clipped attention, no
+  // activation); the checkpoint's opt and keys then set the sizes.
+  Config c = matcher_preset("gsmn", "release");
   c["graph"] = sparse ? "sparse" : "dense";
   c["embed_size"] = embed;
   c["word_dim"] = word_dim;

@@ -15,6 +15,7 @@
 #include "scenematch/models/layers.h"
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
+#include "scenematch/models/presets.h"
 
 namespace sm::resg {
 
@@ -385,6 +386,7 @@ class ReSG : public Matcher {
 };
 
 Config resg_preset(const std::string& preset) {
+  model_preset("resg", preset, {"paper", "cpu"});
   Config cfg = base_preset(preset);
   // Model keys shared by both presets: the paper's k, margins and weights.
   cfg["pos_dim"] = 15;

@@ -14,6 +14,7 @@
 
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
+#include "scenematch/models/presets.h"
 
 namespace sm {
 namespace {
@@ -70,6 +71,9 @@ class Sgm : public Matcher {
     // Checkpoints from before the `relations` key turned the relation branch off with relation_level=false.
     if (!cfg_get<bool>(config_, "relation_level", true)) relations_ = RelationSource::None;
     relation_level_ = relations_ != RelationSource::None;
+    // Checkpoints from before the `missing_relation_level` key scored a missing relation level as 0.
+    if (!config_.contains("missing_relation_level")) config_["missing_relation_level"] = "zero";
+    object_stands_in_ = cfg_choice(config_, "missing_relation_level", {"object", "zero"}) == "object";
     const int64_t feature_dim = cfg_get<int64_t>(config_, "feature_dim");
 
     // Textual scene graph encoder (Eqs. 4-5): W_e, the word-level BiGRU, and a separate path-level BiGRU.
@@ -190,12 +194,14 @@ class Sgm : public Matcher {
     // Eq. 6: object level, (Nc, Ni).
     torch::Tensor total = max_mean_scores(captions.at("words").to(dev), captions.at("word_mask").to(dev), objects,
                                           images.at("object_mask"));
-    // Eq. 7: relation level. Decision: a pair whose caption has no triplet or whose image has no relation
-    // node gets S^r = 0, i.e. it is scored at the object level only.
+    // Eq. 7: relation level. A pair whose caption has no triplet or whose image has no relation node has
+    // none. Decision (`missing_relation_level`): its object level stands in for it, S = 2 S^o, so such a
+    // caption competes on the scale of the others in image-to-text ranking, as it does in text-to-image
+    // ranking; "zero" (S^r = 0, S = S^o) left those captions a whole term behind the others.
     torch::Tensor used = path_mask.any(1).unsqueeze(1) & relation_mask.any(1).unsqueeze(0);
     torch::Tensor relation =
         max_mean_scores(captions.at("paths").to(dev), path_mask, images.at("relations"), relation_mask);
-    total = total + relation.masked_fill(~used, 0);  // S = S^o + S^r
+    total = total + torch::where(used, relation, object_stands_in_ ? total : torch::zeros_like(total));  // S^o + S^r
     return total.t();
   }
 
@@ -209,17 +215,19 @@ class Sgm : public Matcher {
  private:
   int64_t embed_size_ = 0, word_dim_ = 0;
   RelationSource relations_ = RelationSource::Auto;
-  bool relation_level_ = true;
+  bool relation_level_ = true, object_stands_in_ = true;
   WordEncoder words_{nullptr}, paths_{nullptr};
   torch::nn::Embedding object_labels_{nullptr}, predicate_labels_{nullptr};
   torch::nn::Linear fuse_{nullptr}, object_gcn_{nullptr}, relation_gcn_{nullptr};
 };
 
 Config sgm_preset(const std::string& preset) {
+  model_preset("sgm", preset, {"paper", "cpu"});
   Config cfg = base_preset(preset);
   // Where the visual relations come from: auto (S_vsg.jsonl, else derived from boxes, else from features),
   // given, boxes, features, or none (object level only: the paper's OOM ablation).
   cfg["relations"] = "auto";
+  cfg["missing_relation_level"] = "object";  // not in the paper (spec B.10: unspecified); see score()
   if (preset == "paper") {
     // Sec. 4.2: encoders 1024-d, word vectors 300-d, Adam, batch 200, lr 2e-4 on Flickr30K (5e-4 on COCO),
     // margin 0.2. Epochs, schedule and clipping are not given: the SCAN-family values of base_preset stay.
@@ -280,7 +288,8 @@ bool reference_level(const torch::Tensor& queries, const torch::Tensor& query_ma
 }  // namespace
 
 namespace sgm {
-PairScore reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c) {
+PairScore reference_score(const Encoding& images, int64_t i, const Encoding& captions, int64_t c,
+                          const std::string& missing_relation_level) {
   PairScore s;
   if (!reference_level(captions.at("words")[c], captions.at("word_mask")[c], images.at("objects")[i],
                        images.at("object_mask")[i], s.object))
@@ -288,7 +297,7 @@ PairScore reference_score(const Encoding& images, int64_t i, const Encoding& cap
   s.relation_used = reference_level(captions.at("paths")[c], captions.at("path_mask")[c], images.at("relations")[i],
                                     images.at("relation_mask")[i], s.relation);
   if (!s.relation_used) s.relation = 0;
-  s.total = s.object + s.relation;
+  s.total = s.object + (s.relation_used ? s.relation : missing_relation_level == "object" ? s.object : 0.0);
   return s;
 }
 }  // namespace sgm

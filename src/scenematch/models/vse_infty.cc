@@ -10,6 +10,7 @@
 
 #include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
+#include "scenematch/models/presets.h"
 
 namespace sm {
 namespace {
@@ -100,6 +101,7 @@ class VseInfty : public EmbeddingMatcher {
 };
 
 Config vse_infty_preset(const std::string& preset) {
+  model_preset("vse_infty", preset, {"paper", "cpu"});
   Config c = base_preset(preset);
   c["sum_violation_epochs"] = 1;  // vse_mean_warmup_epochs: the first epoch sums all violations
   if (preset == "paper") {

@@ -5,6 +5,7 @@
 
 #include "scenematch/models/embedding_matcher.h"
 #include "scenematch/models/layers.h"
+#include "scenematch/models/presets.h"
 
 namespace sm {
 namespace {
@@ -44,6 +45,7 @@ class VsePP : public EmbeddingMatcher {
 };
 
 Config vsepp_preset(const std::string& preset) {
+  model_preset("vsepp", preset, {"paper", "cpu"});
   Config cfg = base_preset(preset);  // VSE++'s own values: embed 1024, word 300, lr 2e-4, 30 epochs, /10 at 15
   cfg["text_pool"] = "final";        // VSE++ reads the GRU's last state
   cfg["bidirectional"] = true;       // the foundation spec's BiGRU (directions averaged)
