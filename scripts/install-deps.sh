@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   clang-format            # the style check CI runs (scripts/format.sh --check)
   libtorch-dev            # tensors, autograd, GRUs, optimizers
+  libgloo-dev             # headers of the Gloo library LibTorch's c10d collectives run on (distributed training)
   python3-torch           # `scenematch import` only: reads the authors' torch.save checkpoints once
   libopenblas0-openmp     # 13x faster than the reference BLAS LibTorch links by default
   libblas-dev             # cblas.h and libblas.so (OpenBLAS through the alternative) for GSMN's CPU engine

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "scenematch/core/process_group.h"
 #include "scenematch/core/runtime.h"
 #include "scenematch/data/dataset.h"
 #include "scenematch/eval/ensemble.h"
@@ -34,6 +35,7 @@ torch::Tensor average_saved_similarities(const std::vector<std::string>& paths, 
 CommandRegistrar reg("eval", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "image-text retrieval recall of a checkpoint (or an ensemble) on a split");
   static CommonOptions common;
+  static DistributedOptions distributed;
   static std::vector<std::string> checkpoints, saved;
   static std::string data, split = "test", protocol = "1k", save_sims;
   static bool release_boxes = false;
@@ -59,8 +61,11 @@ CommandRegistrar reg("eval", [](CLI::App& app) {
       ->check(CLI::IsMember({"1k", "5fold", "5k"}))
       ->capture_default_str();
   add_common_options(cmd, common);
+  add_distributed_options(cmd, distributed);
   cmd->callback([] {
     apply_common_options(common);
+    // Ranks split the images of each member's matrix; rank 0 reports.
+    const auto group = join_process_group(distributed);
     const auto start = std::chrono::steady_clock::now();
     EvalDataOptions options;
     options.threads = common.threads;
@@ -75,13 +80,16 @@ CommandRegistrar reg("eval", [](CLI::App& app) {
         for (auto& m : members)
           m.data->batcher->set_release_eval_boxes(cfg_get<int64_t>(m.bundle.config, "batch_size"));
       s = members.front().split();
-      matrix = ensemble_similarity(members);
+      SimilarityOptions sim_options;
+      sim_options.group = group.get();
+      matrix = ensemble_similarity(members, sim_options);
       models = ensemble_name(members);
     } else {
       s = load_split(data, split);
       matrix = average_saved_similarities(saved, s);
       models = cat(saved.size(), " saved matri", saved.size() > 1 ? "ces (averaged)" : "x");
     }
+    if (group && !group->is_main()) return;
     if (!save_sims.empty()) write_npy(save_sims, matrix.to(torch::kFloat).contiguous());
     const RecallMetrics m = evaluate_protocol(matrix, s.captions_per_image, protocol);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "scenematch/core/process_group.h"
 #include "scenematch/core/runtime.h"
 #include "scenematch/train/run.h"
 
@@ -12,6 +13,7 @@ namespace {
 CommandRegistrar reg("train", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a model; writes best.ckpt, last.ckpt, log.jsonl, curves.png");
   static CommonOptions common;
+  static DistributedOptions distributed;
   static TrainRequest request;
   static int epochs = 0, batch_size = 0;
   static int64_t seed = -1;
@@ -25,7 +27,7 @@ CommandRegistrar reg("train", [](CLI::App& app) {
                   "departures; paper-coco, release-coco: MS-COCO; cpu: small, minutes on 2 cores (docs/models.md)")
       ->capture_default_str();
   cmd->add_option("--epochs", epochs, "number of epochs (default: the preset's)");
-  cmd->add_option("--batch-size", batch_size, "training batch size (default: the preset's)");
+  cmd->add_option("--batch-size", batch_size, "training batch size per rank (default: the preset's)");
   cmd->add_option("--seed", seed, "seed of initialisation and shuffling (default 0)");
   cmd->add_flag("--resume", request.resume, "continue RUN_DIR/last.ckpt exactly where it stopped");
   cmd->add_option("--set", sets, "override a config key: KEY=VALUE (repeatable; scenematch models NAME lists keys)");
@@ -33,8 +35,11 @@ CommandRegistrar reg("train", [](CLI::App& app) {
       ->check(CLI::IsMember({"sparse", "dense"}));
   cmd->add_option("--val-split", request.val_split, "split validated after each epoch")->capture_default_str();
   add_common_options(cmd, common);
+  add_distributed_options(cmd, distributed);
   cmd->callback([] {
     apply_common_options(common);
+    request.group = join_process_group(distributed);
+    const bool main_rank = !request.group || request.group->is_main();
     if (request.model.empty() && !request.resume) fail("--model is required (scenematch models lists them)");
     request.overrides = sets;
     if (epochs > 0) request.overrides.push_back(cat("epochs=", epochs));
@@ -43,8 +48,9 @@ CommandRegistrar reg("train", [](CLI::App& app) {
     if (!graph.empty()) request.overrides.push_back("graph=" + graph);
     request.device = parse_device(common.device);
     request.threads = common.threads;
-    request.verbose = !common.quiet;
+    request.verbose = !common.quiet && main_rank;
     const TrainSummary s = run_training(request);
+    if (!main_rank) return;
     Json result = {
         {"epochs", s.epochs},   {"best_epoch", s.best_epoch}, {"best_rsum", s.best_rsum},       {"last", s.last_record},
         {"seconds", s.seconds}, {"best", s.best_path},        {"last_checkpoint", s.last_path}, {"log", s.log_path},

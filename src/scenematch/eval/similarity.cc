@@ -6,6 +6,7 @@
 #include <numeric>
 #include <optional>
 
+#include "scenematch/core/process_group.h"
 #include "scenematch/core/progress.h"
 
 namespace sm {
@@ -115,7 +116,12 @@ torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encodi
 }
 
 torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o) {
-  Encoding images = encode_images(m, b, all_ids(b.split().num_images()), o);
+  std::vector<int64_t> image_ids = all_ids(b.split().num_images());
+  if (o.group) {
+    const auto [begin, end] = o.group->shard(static_cast<int64_t>(image_ids.size()));
+    image_ids = std::vector<int64_t>(image_ids.begin() + begin, image_ids.begin() + end);
+  }
+  Encoding images = encode_images(m, b, image_ids, o);
   // Captions are encoded one block at a time and scored against every image
   // at once: each is still encoded once, but only one block of caption
   // encodings is ever held (COCO 5K: 25,000 captions), and in order of length
@@ -137,7 +143,7 @@ torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOp
     sims.index_copy_(1, torch::tensor(ids, torch::kLong), block);
     if (progress) progress->step(c1 - c0);
   }
-  return sims;
+  return o.group ? o.group->all_gather_rows(sims) : sims;
 }
 
 std::vector<torch::Tensor> score_per_image(Matcher& m, const Encoding& images, const Encoding& captions,

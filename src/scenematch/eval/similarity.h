@@ -11,11 +11,17 @@
 
 namespace sm {
 
+class ProcessGroupContext;
+
 struct SimilarityOptions {
   int64_t encode_batch = 128;   // items per encoder call
   int64_t image_block = 128;    // images per score() call
   int64_t caption_block = 640;  // captions per score() call
   bool progress = true;
+  // similarity_matrix(Matcher&, const Batcher&): each rank of the group scores
+  // its share of the images and every rank gets the whole matrix. Null: this
+  // process scores everything.
+  const ProcessGroupContext* group = nullptr;
 };
 
 Encoding encode_images(Matcher& m, const Batcher& b, const std::vector<int64_t>& image_ids,
@@ -30,7 +36,7 @@ Encoding encode_caption_graphs(Matcher& m, const Batcher& b, const std::vector<c
 // (Ni, Nc) float32 on the CPU.
 torch::Tensor similarity_matrix(Matcher& m, const Encoding& images, const Encoding& captions,
                                 const SimilarityOptions& o = {});
-// All images x all captions of the batcher's split.
+// All images x all captions of the batcher's split (split across o.group's ranks).
 torch::Tensor similarity_matrix(Matcher& m, const Batcher& b, const SimilarityOptions& o = {});
 // Sparse scoring: image k of `images` against only the captions listed in
 // captions_of_image[k] (one score() call per image, never the full matrix).

@@ -161,6 +161,7 @@ class Algr : public EmbeddingMatcher {
 
   void on_step(int64_t, int epoch) override { epoch_ = epoch; }
 
+  bool uses_ranking_loss() const override { return false; }
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     const Graph v = visual(images.to(device())), t = textual(captions.to(device()));
     const auto ev = readout(v), et = readout(t);

@@ -278,6 +278,7 @@ class Hrem : public EmbeddingMatcher {
   // The instance-level module joins after the warm-up (released code: 8,000 iterations).
   void on_step(int64_t global_step, int) override { instance_on_ = global_step >= warmup_steps_; }
 
+  bool uses_ranking_loss() const override { return false; }
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     Side img = image_side(images), cap = caption_side(captions);
     const auto& ids = images.ids;

@@ -40,6 +40,10 @@ class Matcher : public torch::nn::Module {
   // Loss for a batch of matched pairs (image b with caption b). The default is
   // ranking_loss on score(encode(images), encode(captions)).
   virtual LossOutput loss(const ImageBatch& images, const CaptionBatch& captions);
+  // True when loss() is that default. Distributed training (train/distributed.h)
+  // splits the default loss's score matrix across ranks; a model whose loss
+  // adds terms of its own returns false and trains in one process.
+  virtual bool uses_ranking_loss() const { return true; }
 
   // True when score() is the dot product of global_embedding()s, so an exact
   // vector index answers retrieval by itself (EmbeddingMatcher).
@@ -61,7 +65,6 @@ class Matcher : public torch::nn::Module {
   const Config& config() const { return config_; }
   torch::Device device() const;
 
- protected:
   // Whether the triplet loss keeps only the hardest negative: "max_violation",
   // except during the first "sum_violation_epochs" epochs of training, which
   // sum over every negative. From a random start hardest negatives alone sit
@@ -74,6 +77,7 @@ class Matcher : public torch::nn::Module {
   // warm-up, and pairs of the same image never counted as negatives.
   torch::Tensor ranking_loss(const torch::Tensor& scores, const std::vector<int64_t>& image_ids) const;
 
+ protected:
   Config config_;
   int training_epoch_ = std::numeric_limits<int>::max();
 };

@@ -335,6 +335,7 @@ class ReSG : public Matcher {
     return (s.words + s.regions) / 2;
   }
 
+  bool uses_ranking_loss() const override { return false; }
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     if (images.size() != captions.size())
       fail("resg: loss needs as many images as captions (pair b = image b, caption b)");

@@ -93,7 +93,7 @@ TrainSummary run_training(const TrainRequest& r) {
   auto dev = load_eval_data(r.data_dir, r.val_split, bundle.vocab, needs, data_options);
   if (r.verbose && needs.scene_graphs)
     std::fprintf(stderr, "relations: %s\n", describe_relation_source(train->split.relation_source));
-  Trainer trainer(bundle, *train->batcher, *dev->batcher, TrainerOptions{r.out_dir, r.verbose});
+  Trainer trainer(bundle, *train->batcher, *dev->batcher, TrainerOptions{r.out_dir, r.verbose, r.group});
   if (checkpoint) trainer.restore(*checkpoint);
   return trainer.run();
 }

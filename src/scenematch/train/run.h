@@ -21,6 +21,8 @@ struct TrainRequest {
   torch::Device device = torch::kCPU;
   int threads = 0;      // for the caption parser
   bool verbose = true;  // config and per-epoch lines on stderr
+  // Train as one rank of several (TrainerOptions::group); null: alone.
+  std::shared_ptr<const ProcessGroupContext> group;
 };
 
 // The vocabulary of a dataset: DIR/vocab.json when present, else built from

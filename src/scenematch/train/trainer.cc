@@ -13,6 +13,7 @@
 #include "scenematch/core/progress.h"
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/train/distributed.h"
 #include "scenematch/train/hard_negative_loss.h"
 #include "scenematch/train/log.h"
 #include "scenematch/train/plot.h"
@@ -74,6 +75,17 @@ Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, T
   optimizer_ = std::make_unique<torch::optim::Adam>(bundle_.model->parameters(),
                                                     torch::optim::AdamOptions(cfg_get<double>(bundle_.config, "lr")));
   hard_negatives_ = HardNegativeTerm::from_config(bundle_.config, train_);
+  const int world = options_.group ? options_.group->world_size() : 1;
+  global_batch_ = cfg_get<int64_t>(bundle_.config, "batch_size") * world;
+  if (options_.group) {
+    check_distributable(*bundle_.model);
+    if (hard_negatives_)
+      fail(
+          "train: hard_negatives=true is not supported with several processes yet; train in one process or set "
+          "--set hard_negatives=false");
+    // Every rank starts from rank 0's weights, whatever seeded them.
+    options_.group->broadcast(bundle_.model->parameters());
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -86,6 +98,7 @@ void Trainer::restore(const CheckpointFile& last) {
     best_rsum_ = s.at("best_rsum").get<double>();
     best_epoch_ = s.at("best_epoch").get<int>();
     records_ = s.at("log").get<std::vector<Json>>();
+    global_batch_ = s.value("global_batch", global_batch_);
     set_rng_state_hex(s.at("torch_rng").get<std::string>());
   } catch (const nlohmann::json::exception& e) {
     fail("checkpoint has no trainer state to resume from (", e.what(), "); was it written by `scenematch train`?");
@@ -98,9 +111,13 @@ void Trainer::restore(const CheckpointFile& last) {
 }
 
 Json Trainer::state() const {
-  return {{"epoch", epochs_done_},   {"global_step", global_step_},
-          {"best_rsum", best_rsum_}, {"best_epoch", best_epoch_},
-          {"log", records_},         {"torch_rng", rng_state_hex()}};
+  return {{"epoch", epochs_done_},
+          {"global_step", global_step_},
+          {"best_rsum", best_rsum_},
+          {"best_epoch", best_epoch_},
+          {"log", records_},
+          {"torch_rng", rng_state_hex()},
+          {"global_batch", global_batch_}};
 }
 
 std::string Trainer::optimizer_bytes() const {
@@ -118,7 +135,8 @@ Json Trainer::train_epoch(int epoch) {
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
   std::mt19937_64 rng(epoch_seed(cfg_get<uint64_t>(cfg, "seed", 0), epoch));
-  const auto batches = train_.epoch(cfg_get<int64_t>(cfg, "batch_size"), rng);
+  // Every rank draws the same global batches; step_loss splits their work.
+  const auto batches = train_.epoch(global_batch_, rng);
   Matcher& model = *bundle_.model;
   model.train();
   const auto params = model.parameters();
@@ -134,13 +152,10 @@ Json Trainer::train_epoch(int epoch) {
     for (int64_t c : caption_ids) image_ids.push_back(train_.split().image_of_caption(c));
 
     model.begin_step(global_step_, epoch);
-    const ImageBatch images = train_.images(image_ids);
-    LossOutput out = model.loss(images, train_.captions(caption_ids));
-    if (hard_negatives_)
-      hard_negatives_->add(model, images, caption_ids,
-                           epoch_seed(cfg_get<uint64_t>(cfg, "seed", 0) + 1, static_cast<int>(global_step_)), out);
+    LossOutput out = step_loss(image_ids, caption_ids);
     optimizer_->zero_grad();
     out.total.backward();
+    reduce_gradients(params);
     if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
     optimizer_->step();
     ++global_step_;
@@ -161,12 +176,41 @@ Json Trainer::train_epoch(int epoch) {
   record["terms"] = Json::object();
   for (const auto& [k, v] : term_sums) record["terms"][k] = v / n;
   record["seconds"] = seconds_since(start);
+  if (options_.group) {
+    record["world_size"] = options_.group->world_size();
+    record["allreduce_seconds"] = allreduce_seconds_;
+    allreduce_seconds_ = 0;
+  }
   return record;
 }
 
+LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids) {
+  if (!options_.group) {
+    const ImageBatch images = train_.images(image_ids);
+    LossOutput out = bundle_.model->loss(images, train_.captions(caption_ids));
+    if (hard_negatives_)
+      hard_negatives_->add(*bundle_.model, images, caption_ids,
+                           epoch_seed(cfg_get<uint64_t>(bundle_.config, "seed", 0) + 1, static_cast<int>(global_step_)),
+                           out);
+    return out;
+  }
+  return distributed_ranking_loss(*bundle_.model, *options_.group, train_, image_ids, caption_ids);
+}
+
+void Trainer::reduce_gradients(const std::vector<torch::Tensor>& params) {
+  if (!options_.group) return;
+  const auto start = Clock::now();
+  options_.group->all_reduce_gradients(params);
+  allreduce_seconds_ += seconds_since(start);
+}
+
+bool Trainer::writes_files() const { return !options_.group || options_.group->is_main(); }
+
 Json Trainer::validate() {
   const auto start = Clock::now();
-  torch::Tensor sims = similarity_matrix(*bundle_.model, dev_);  // in eval mode, without autograd
+  SimilarityOptions sim_options;
+  sim_options.group = options_.group.get();
+  torch::Tensor sims = similarity_matrix(*bundle_.model, dev_, sim_options);  // in eval mode, without autograd
   Json j = recall_metrics(sims, dev_.split().captions_per_image).to_json();
   j["val_seconds"] = seconds_since(start);
   return j;
@@ -175,7 +219,7 @@ Json Trainer::validate() {
 TrainSummary Trainer::run() {
   const auto start = Clock::now();
   const int epochs = cfg_get<int>(bundle_.config, "epochs");
-  bundle_.vocab.save(path("vocab.json"));
+  if (writes_files()) bundle_.vocab.save(path("vocab.json"));
   for (int epoch = epochs_done_; epoch < epochs; ++epoch) {
     Json record = train_epoch(epoch);
     record.update(validate());
@@ -191,13 +235,15 @@ TrainSummary Trainer::run() {
 
     // best.ckpt before last.ckpt: a crash in between reruns the epoch, which
     // reaches the same rSum and leaves best.ckpt as it is.
-    const Json s = state();
-    if (best) save_checkpoint(path(kBest), bundle_, s);
-    save_checkpoint(path(kLast), bundle_, s, optimizer_bytes());
-    write_log_jsonl(path(kLog), records_);
-    plot_curves(records_, path(kPlot), cat(bundle_.name, " (", bundle_.config.value("preset", "custom"), ")"));
+    if (writes_files()) {
+      const Json s = state();
+      if (best) save_checkpoint(path(kBest), bundle_, s);
+      save_checkpoint(path(kLast), bundle_, s, optimizer_bytes());
+      write_log_jsonl(path(kLog), records_);
+      plot_curves(records_, path(kPlot), cat(bundle_.name, " (", bundle_.config.value("preset", "custom"), ")"));
+    }
 
-    if (options_.verbose)
+    if (options_.verbose && writes_files())
       std::fprintf(stderr,
                    "epoch %d/%d  lr %.2g  loss %.4f  rSum %.1f%s  R@1 i2t %.1f "
                    "t2i %.1f  %s\n",

@@ -17,10 +17,14 @@ class Adam;
 namespace sm {
 
 class HardNegativeTerm;
+class ProcessGroupContext;
 
 struct TrainerOptions {
   std::string out_dir;  // gets best.ckpt, last.ckpt, log.jsonl, curves.png, vocab.json
   bool verbose = true;  // one summary line per epoch on stderr
+  // Several processes train as one (train/distributed.h): config batch_size
+  // is per rank, and only rank 0 writes files. Null: this process alone.
+  std::shared_ptr<const ProcessGroupContext> group;
 };
 
 struct TrainSummary {
@@ -61,6 +65,10 @@ class Trainer {
   Json state() const;
   std::string optimizer_bytes() const;
   std::string path(const char* file) const { return options_.out_dir + "/" + file; }
+  // Distributed hooks; each is the one-process behaviour without a group.
+  LossOutput step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids);
+  void reduce_gradients(const std::vector<torch::Tensor>& params);
+  bool writes_files() const;
 
   ModelBundle bundle_;
   const Batcher& train_;
@@ -70,6 +78,10 @@ class Trainer {
   std::unique_ptr<HardNegativeTerm> hard_negatives_;  // null unless config hard_negatives=true
   int epochs_done_ = 0, best_epoch_ = 0;
   int64_t global_step_ = 0;
+  // Items per step over all ranks: config batch_size times the world size of
+  // the first run, kept on resume whatever the world size then.
+  int64_t global_batch_ = 0;
+  double allreduce_seconds_ = 0;  // this epoch's gradient all-reduces (distributed runs)
   double best_rsum_ = -1;
   std::vector<Json> records_;
 };
