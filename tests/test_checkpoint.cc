@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/models/checkpoint.h"
@@ -112,6 +113,32 @@ TEST(Checkpoint, FlippedBytesAreRefusedByName) {
   write_file_atomic(longer, bytes + "x");
   expect_error(longer, "corrupt");
   expect_error(dir.path() + "/missing.ckpt", "no such file");
+}
+
+// Found by fuzz_checkpoint: a file changed and given a right checksum again
+// (edited by hand, or by another writer) escaped as a TorchScript exception
+// instead of an error naming it; "sizes" of the wrong type as a JSON one.
+TEST(Checkpoint, ConsistentButGarbledFilesAreRefusedByName) {
+  TempDir dir;
+  const std::string original = dir.path() + "/original.ckpt";
+  save_checkpoint(original, small_bundle(1));
+  const std::string bytes = read_file(original);
+  // Replaces `from` by `to` (same length, so every offset stays right) and re-sums.
+  auto edited = [&](const std::string& from, const std::string& to, const std::string& name) {
+    std::string b = bytes;
+    const size_t at = b.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    b.replace(at, from.size(), to);
+    const uint64_t sum = fnv1a64(b.data(), b.size() - sizeof sum);
+    std::memcpy(b.data() + b.size() - sizeof sum, &sum, sizeof sum);
+    const std::string path = dir.path() + "/" + name + ".ckpt";
+    write_file_atomic(path, b);
+    return path;
+  };
+  // A type name in the weights archive's pickle that names no type.
+  expect_error(edited("__torch__", "_rt_hco__", "garbled"), "corrupt");
+  const std::string sizes = cat("\"sizes\":", read_checkpoint_header(original)["sizes"].dump());
+  expect_error(edited(sizes, cat("\"sizes\":[", std::string(sizes.size() - 10, ' '), "]"), "sizes_array"), "corrupt");
 }
 
 TEST(Checkpoint, CrashMidWriteLeavesTheOldFile) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "scenematch/core/atomic_file.h"
 #include "scenematch/core/config.h"
 #include "scenematch/data/tokenizer.h"
 #include "scenematch/data/vocab.h"
@@ -10,6 +11,7 @@
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 #include "scenematch/models/presets.h"
+#include "support/temp_dir.h"
 
 using namespace sm;
 
@@ -29,6 +31,22 @@ TEST(Vocab, MinCountAndUnknown) {
   Vocab back = Vocab::from_json(v.to_json());
   EXPECT_EQ(back.id("a"), 2);
   EXPECT_THROW(Vocab::from_json(Json{{"words", {"x"}}}), Error);
+}
+
+// Found by fuzz_vocab: a word that is not a string escaped as a JSON type error.
+TEST(Vocab, LoadNamesTheFileAndAWordThatIsNotAString) {
+  sm::testing::TempDir dir("sm_test_vocab");
+  const std::string path = dir.path() + "/vocab.json";
+  write_file_atomic(path, R"({"words": ["<pad>", "<unk>", 12, "dog"]})");
+  try {
+    Vocab::load(path);
+    FAIL() << "a number in 'words' was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("words[2]"), std::string::npos) << e.what();
+  }
+  write_file_atomic(path, R"({"words": ["<pad>", "<unk>"], "format": 1})");
+  EXPECT_NO_THROW(Vocab::load(path));
 }
 
 TEST(TripletLoss, PicksHardestNegative) {

@@ -1,7 +1,10 @@
 // The HTTP service on loopback: search, errors and limits, concurrent
 // requests, metrics, the page and pictures, and SIGTERM on the real command.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -27,6 +30,19 @@ namespace {
 
 constexpr int64_t kMaxK = 8;
 constexpr size_t kMaxBody = 2048, kMaxText = 200;
+constexpr double kReadTimeout = 1;
+constexpr int kWorkers = 4;
+
+// A raw loopback connection, for clients httplib would not make (stalled ones).
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  return fd;
+}
 
 class ServiceTest : public ::testing::Test {
  protected:
@@ -59,10 +75,11 @@ class ServiceTest : public ::testing::Test {
     index_ = SearchIndex::open(o.out).release();
     ServerOptions s;
     s.port = 0;
-    s.threads = 4;
+    s.threads = kWorkers;
     s.max_k = kMaxK;
     s.max_body = kMaxBody;
     s.max_text = kMaxText;
+    s.read_timeout_s = kReadTimeout;
     server_ = new SearchServer(*index_, s);
     port_ = server_->bind();
     thread_ = new std::thread([] { server_->run(); });
@@ -154,6 +171,7 @@ TEST_F(ServiceTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
   expect_error(cat(R"({"text": "a dog", "pad": ")", std::string(kMaxBody, 'x'), "\"}"), 413, "too large");
   expect_error(R"({"image": 99})", 404, "no image 99");
   expect_error(R"({"image": "two"})", 422, "integer");
+  expect_error("{\"text\": \"a \xff\xfe dog\"}", 400, "not valid JSON");
 
   httplib::Client client("127.0.0.1", port_);
   auto missing = client.Get("/nowhere");
@@ -163,6 +181,59 @@ TEST_F(ServiceTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
   auto ok = post(R"({"text": "a man riding a horse"})");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
+}
+
+TEST(SearchRequest, ParsesTheFieldsAndRefusesWhatIsOutOfBounds) {
+  ServerOptions limits;
+  limits.max_k = 5;
+  const SearchRequest text = parse_search_request(R"({"text": "a dog", "k": 5, "exhaustive": true})", limits);
+  EXPECT_TRUE(text.by_text);
+  EXPECT_EQ(text.text, "a dog");
+  EXPECT_EQ(text.options.k, 5);
+  EXPECT_TRUE(text.options.exhaustive);
+  const SearchRequest image = parse_search_request(R"({"image": 3})", limits);
+  EXPECT_FALSE(image.by_text);
+  EXPECT_EQ(image.image, 3);
+  EXPECT_EQ(image.options.k, limits.max_k) << "the default k is held to the limit too";
+  auto status = [&](const std::string& body) {
+    try {
+      parse_search_request(body, limits);
+    } catch (const RequestError& e) {
+      return e.status;
+    }
+    return 200;
+  };
+  EXPECT_EQ(status(R"({"text": "a dog", "k": 6})"), 422);
+  EXPECT_EQ(status(R"({"text": "a dog", "k": 18446744073709551615})"), 422);
+  EXPECT_EQ(status(R"({"text": "a dog", "candidates": -1})"), 422);
+  EXPECT_EQ(status("{\"text\": \"\xc3\"}"), 400);
+  EXPECT_EQ(status(R"("a dog")"), 400);
+}
+
+TEST_F(ServiceTest, StalledClientsAreDroppedAndOthersStillServed) {
+  // One stalled client per worker: half a request line, then nothing.
+  std::vector<int> stalled;
+  for (int i = 0; i < kWorkers; ++i) {
+    const int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    const std::string partial = "POST /search HTTP/1.1\r\nContent-Len";
+    ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+    stalled.push_back(fd);
+  }
+  auto ok = post(R"({"text": "a man riding a horse"})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  // The server closed every stalled connection (recv sees the end, not a hang).
+  for (int fd : stalled) {
+    timeval wait{static_cast<time_t>(10 * kReadTimeout), 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char buf[256];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    EXPECT_EQ(n, 0) << "the server left a stalled connection open";
+    ::close(fd);
+  }
 }
 
 TEST_F(ServiceTest, ConcurrentRequestsGetTheSameAnswersAndAreCounted) {

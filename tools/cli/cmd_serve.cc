@@ -26,6 +26,12 @@ CommandRegistrar reg("serve", [](CLI::App& app) {
   cmd->add_option("--max-k", options.max_k, "largest k a request may ask for")->capture_default_str();
   cmd->add_option("--max-body", options.max_body, "largest request body in bytes")->capture_default_str();
   cmd->add_option("--max-text", options.max_text, "longest text query in bytes")->capture_default_str();
+  cmd->add_option("--read-timeout", options.read_timeout_s,
+                  "seconds a client may send nothing (mid-request or idle between requests) before it is dropped")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", options.max_connections,
+                  "connections held at once; past it new clients wait to be accepted")
+      ->capture_default_str();
   cmd->add_option("--candidates", options.candidates, "first-stage candidates re-scored by graph models")
       ->capture_default_str();
   cmd->add_option("--images", options.images_dir,

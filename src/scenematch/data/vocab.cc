@@ -60,8 +60,12 @@ Vocab Vocab::from_json(const Json& j) {
   Vocab v;
   v.words_.clear();
   v.index_.clear();
-  for (const auto& w : j["words"]) v.add(w.get<std::string>());
-  if (j.value("format", "") == "release") {
+  const Json& words = j["words"];
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (!words[i].is_string()) fail("vocab: words[", i, "] is ", words[i].type_name(), ", not a string");
+    v.add(words[i].get<std::string>());
+  }
+  if (j.contains("format") && j["format"] == "release") {
     for (int64_t i = 0; i < 4; ++i)
       if (v.size() <= i || v.words_[i] != kReleaseSpecials[i])
         fail("vocab: a release vocabulary must start with <pad> <start> <end> <unk>");

@@ -104,9 +104,16 @@ CheckpointFile load_checkpoint(const std::string& path, const torch::Device& dev
     fail(path, ": corrupt (checksum mismatch; the file was changed after it was written)");
   Json header = parse_header(path, bytes.data() + kPrefix, header_len);
 
-  const uint64_t weights_size = header["sizes"].value("weights", uint64_t{0});
-  const uint64_t optimizer_size = header["sizes"].value("optimizer", uint64_t{0});
-  if (kPrefix + header_len + weights_size + optimizer_size != body_end)
+  uint64_t weights_size = 0, optimizer_size = 0;
+  try {
+    weights_size = header.at("sizes").value("weights", uint64_t{0});
+    optimizer_size = header.at("sizes").value("optimizer", uint64_t{0});
+  } catch (const Json::exception& e) {
+    fail(path, ": corrupt header (", e.what(), ")");
+  }
+  // Each size on its own first: a huge one could wrap the sum round to the file size.
+  if (weights_size > body_end || optimizer_size > body_end ||
+      kPrefix + header_len + weights_size + optimizer_size != body_end)
     fail(path, ": corrupt (section sizes do not add up to the file size)");
 
   CheckpointFile out;
@@ -127,6 +134,9 @@ CheckpointFile load_checkpoint(const std::string& path, const torch::Device& dev
   } catch (const c10::Error& e) {
     fail(path, ": weights do not fit model '", out.bundle.name, "' with this config (",
          std::string(e.what_without_backtrace()).substr(0, 200), ")");
+  } catch (const std::exception& e) {
+    // TorchScript's own errors (a garbled archive) are not c10::Errors.
+    fail(path, ": the weights archive is corrupt (", std::string(e.what()).substr(0, 200), ")");
   }
   out.bundle.model->to(device);
   out.optimizer_bytes = bytes.substr(kPrefix + header_len + weights_size, optimizer_size);

@@ -257,6 +257,50 @@ struct SearchIndex::Impl {
   }
 };
 
+Json read_index_manifest(const std::string& path) {
+  Json m;
+  try {
+    m = Json::parse(read_file(path));
+  } catch (const Json::exception& e) {
+    fail(path, ": invalid JSON (", e.what(), "); rebuild the index with scenematch index");
+  }
+  // The value at `keys`, which must pass `is_kind`.
+  auto field = [&](std::initializer_list<const char*> keys, bool (Json::*is_kind)() const noexcept,
+                   const char* kind) -> const Json& {
+    const Json* at = &m;
+    std::string name;
+    for (const char* key : keys) {
+      name += name.empty() ? key : cat(".", key);
+      if (!at->is_object() || !at->contains(key))
+        fail(path, ": no field '", name, "'; rebuild the index with scenematch index");
+      at = &(*at)[key];
+    }
+    if (!(at->*is_kind)())
+      fail(path, ": field '", name, "' must be ", kind, "; rebuild the index with scenematch index");
+    return *at;
+  };
+  const int64_t format = field({"format"}, &Json::is_number_integer, "an integer").get<int64_t>();
+  if (format != kFormat)
+    fail(path, ": index format ", format, ", this build reads format ", kFormat, "; rebuild it with scenematch index");
+  for (auto keys : {std::initializer_list<const char*>{"model"},
+                    {"checkpoint", "path"},
+                    {"checkpoint", "hash"},
+                    {"data", "dir"},
+                    {"data", "split"},
+                    {"data", "captions_hash"}})
+    field(keys, &Json::is_string, "a string");
+  for (const char* side : {"images", "captions"}) {
+    if (std::string(side) == "captions" && m.contains(side) && m[side].is_null()) continue;  // built with --no-captions
+    if (field({side, "count"}, &Json::is_number_integer, "an integer").get<int64_t>() < 0)
+      fail(path, ": field '", side, ".count' is negative; rebuild the index with scenematch index");
+    for (const auto& [name, dtype] : field({side, "parts"}, &Json::is_object, "an object").items())
+      if (!dtype.is_string())
+        fail(path, ": field '", side, ".parts.", name,
+             "' must be a dtype name; rebuild the index with scenematch index");
+  }
+  return m;
+}
+
 SearchIndex::SearchIndex() : impl_(std::make_unique<Impl>()) {}
 SearchIndex::~SearchIndex() = default;
 
@@ -268,15 +312,8 @@ std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std
   std::unique_ptr<SearchIndex> index(new SearchIndex());
   Impl& impl = *index->impl_;
   impl.dir = dir;
-  try {
-    impl.manifest = Json::parse(read_file(manifest_path));
-  } catch (const Json::exception& e) {
-    fail(manifest_path, ": invalid JSON (", e.what(), "); rebuild the index with scenematch index");
-  }
+  impl.manifest = read_index_manifest(manifest_path);
   const Json& m = impl.manifest;
-  if (m.value("format", 0) != kFormat)
-    fail(manifest_path, ": index format ", m.value("format", 0), ", this build reads format ", kFormat,
-         "; rebuild it with scenematch index");
   const std::string ck = checkpoint.empty() ? m["checkpoint"]["path"].get<std::string>() : checkpoint;
   const std::string built_hash = m["checkpoint"]["hash"].get<std::string>();
   if (!fs::exists(ck)) fail(dir, ": checkpoint ", ck, " (named by the index) does not exist; pass --checkpoint");

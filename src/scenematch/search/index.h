@@ -30,6 +30,10 @@ struct IndexOptions {
 // it, then renamed over it). Returns the manifest.
 Json build_index(const IndexOptions& options);
 
+// DIR/manifest.json, parsed and checked: every field open() reads is there
+// and of its type, or the error names the file and the field.
+Json read_index_manifest(const std::string& path);
+
 // The vectors a first stage indexes: Matcher::global_embedding, on the CPU.
 torch::Tensor global_vectors(const Matcher& model, const Encoding& encoding, bool is_image);
 

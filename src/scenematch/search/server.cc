@@ -3,6 +3,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -17,12 +19,6 @@ namespace {
 
 // Upper bounds (ms) of the latency histogram's buckets; the last is +Inf.
 constexpr std::array<double, 12> kLatencyBuckets = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
-
-// A client error: its status and a one-line message for {"error": ...}.
-struct RequestError {
-  int status;
-  std::string message;
-};
 
 std::string escape_xml(const std::string& s) {
   std::string out;
@@ -116,7 +112,75 @@ int64_t integer_field(const Json& body, const std::string& key, int64_t fallback
   return n;
 }
 
+// The workers' queue, holding at most `cap` connections at once: enqueue()
+// runs on the accepting thread, so blocking there stops accepting until a
+// connection closes (the kernel's backlog holds the rest).
+class CappedQueue : public httplib::TaskQueue {
+ public:
+  CappedQueue(int threads, int cap) : pool_(threads), cap_(std::max(1, cap)) {}
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      freed_.wait(lock, [&] { return open_ < cap_ || stopping_; });
+      ++open_;
+    }
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard<std::mutex> lock(mutex_);
+      --open_;
+      freed_.notify_one();
+    });
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    freed_.notify_all();
+    pool_.shutdown();
+  }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  int open_ = 0;
+  const int cap_;
+  bool stopping_ = false;
+};
+
 }  // namespace
+
+SearchRequest parse_search_request(const std::string& body_text, const ServerOptions& limits) {
+  Json body;
+  try {
+    body = Json::parse(body_text);
+  } catch (const Json::exception& e) {
+    throw RequestError{400, cat("request body is not valid JSON: ", e.what())};
+  }
+  if (!body.is_object()) throw RequestError{400, "request body must be a JSON object"};
+  SearchRequest q;
+  q.by_text = body.contains("text");
+  if (q.by_text == body.contains("image"))
+    throw RequestError{422, "give exactly one of 'text' (find images) or 'image' (find captions)"};
+  q.options.k = integer_field(body, "k", std::min<int64_t>(SearchOptions{}.k, limits.max_k), 1, limits.max_k);
+  q.options.candidates = integer_field(body, "candidates", limits.candidates, 1, 100000);
+  if (body.contains("exhaustive")) {
+    if (!body["exhaustive"].is_boolean()) throw RequestError{422, "'exhaustive' must be true or false"};
+    q.options.exhaustive = body["exhaustive"].get<bool>();
+  }
+  if (q.by_text) {
+    if (!body["text"].is_string()) throw RequestError{422, "'text' must be a string"};
+    q.text = body["text"].get<std::string>();
+    if (q.text.find_first_not_of(" \t\r\n") == std::string::npos) throw RequestError{422, "'text' is empty"};
+    if (q.text.size() > limits.max_text)
+      throw RequestError{413, cat("'text' is ", q.text.size(), " bytes; the limit is ", limits.max_text)};
+  } else {
+    if (!body["image"].is_number_integer()) throw RequestError{422, "'image' must be an integer image id"};
+    q.image = body["image"].get<int64_t>();
+  }
+  return q;
+}
 
 struct SearchServer::Impl {
   const SearchIndex& index;
@@ -149,32 +213,13 @@ struct SearchServer::Impl {
   }
 
   Json search(const std::string& body_text) const {
-    Json body;
-    try {
-      body = Json::parse(body_text);
-    } catch (const Json::exception& e) {
-      throw RequestError{400, cat("request body is not valid JSON: ", e.what())};
-    }
-    if (!body.is_object()) throw RequestError{400, "request body must be a JSON object"};
-    const bool by_text = body.contains("text"), by_image = body.contains("image");
-    if (by_text == by_image)
-      throw RequestError{422, "give exactly one of 'text' (find images) or 'image' (find captions)"};
-    SearchOptions o;
-    o.k = integer_field(body, "k", 10, 1, options.max_k);
-    o.candidates = integer_field(body, "candidates", options.candidates, 1, 100000);
-    if (body.contains("exhaustive")) {
-      if (!body["exhaustive"].is_boolean()) throw RequestError{422, "'exhaustive' must be true or false"};
-      o.exhaustive = body["exhaustive"].get<bool>();
-    }
+    const SearchRequest q = parse_search_request(body_text, options);
+    const SearchOptions& o = q.options;
     const Split& split = index.split();
     SearchResult r;
     Json out, results = Json::array();
-    if (by_text) {
-      if (!body["text"].is_string()) throw RequestError{422, "'text' must be a string"};
-      const std::string text = body["text"].get<std::string>();
-      if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw RequestError{422, "'text' is empty"};
-      if (text.size() > options.max_text)
-        throw RequestError{413, cat("'text' is ", text.size(), " bytes; the limit is ", options.max_text)};
+    if (q.by_text) {
+      const std::string& text = q.text;
       try {
         r = index.search_text(text, o);
       } catch (const Error& e) {
@@ -189,8 +234,7 @@ struct SearchServer::Impl {
                            {"caption", split.captions[image * split.captions_per_image]}});
       }
     } else {
-      if (!body["image"].is_number_integer()) throw RequestError{422, "'image' must be an integer image id"};
-      const int64_t image = body["image"].get<int64_t>();
+      const int64_t image = q.image;
       if (image < 0 || image >= split.num_images())
         throw RequestError{404, cat("no image ", image, "; ids run from 0 to ", split.num_images() - 1)};
       if (!index.has_captions()) throw RequestError{422, "this index holds no captions (built with --no-captions)"};
@@ -237,13 +281,19 @@ struct SearchServer::Impl {
             {"images", index.split().num_images()},
             {"captions", index.has_captions() ? index.split().num_captions() : 0},
             {"two_stage", index.two_stage()},
-            {"limits", {{"max_k", options.max_k}, {"max_body", options.max_body}, {"max_text", options.max_text}}}};
+            {"limits",
+             {{"max_k", options.max_k},
+              {"max_body", options.max_body},
+              {"max_text", options.max_text},
+              {"read_timeout_s", options.read_timeout_s},
+              {"max_connections", options.max_connections}}}};
   }
 
   void routes() {
     auto json_reply = [](httplib::Response& res, int status, const Json& j) {
       res.status = status;
-      res.set_content(j.dump(), "application/json");
+      // Replacing invalid UTF-8: an error may quote the malformed body it refuses.
+      res.set_content(j.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
     };
     server.Post("/search", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
@@ -293,10 +343,16 @@ struct SearchServer::Impl {
       res.status = 500;
       res.set_content(Json{{"error", message}}.dump(), "application/json");
     });
-    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) { record(req, res); });
+    // Counted before the response is sent (the logger runs after), so a
+    // client that has its answer also finds it in /metrics.
+    server.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { record(req, res); });
     server.set_payload_max_length(options.max_body);
-    const int threads = std::max(1, options.threads);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::duration<double>(std::max(0.001, options.read_timeout_s)));
+    server.set_read_timeout(timeout);
+    server.set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(std::ceil(options.read_timeout_s))));
+    const int threads = std::max(1, options.threads), cap = std::max(threads, options.max_connections);
+    server.new_task_queue = [threads, cap] { return new CappedQueue(threads, cap); };
   }
 };
 

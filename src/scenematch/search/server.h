@@ -19,7 +19,31 @@ struct ServerOptions {
   size_t max_text = 1000;       // characters of a text query
   int64_t candidates = 100;     // first-stage candidates (graph models)
   std::string images_dir;       // real data: IMAGES_DIR/<index>.jpg or .png shown instead of drawings
+  // A client that sends nothing for this long (mid-request, or idle between
+  // keep-alive requests) is dropped, so stalled clients free their worker.
+  double read_timeout_s = 5;
+  // Connections held at once (served or waiting for a worker); past it the
+  // server stops accepting until one closes, and new clients wait in the
+  // kernel's backlog instead of piling up in memory.
+  int max_connections = 64;
 };
+
+// A malformed request: the HTTP status it gets and a one-line message for {"error": ...}.
+struct RequestError {
+  int status;
+  std::string message;
+};
+
+// A POST /search body, checked against the limits: either a text query or an image id.
+struct SearchRequest {
+  bool by_text = false;
+  std::string text;
+  int64_t image = -1;
+  SearchOptions options;
+};
+// Throws RequestError (400 for bad JSON, 413 for text over the limit, 422 for
+// wrong fields); the image id is checked against the gallery by the caller.
+SearchRequest parse_search_request(const std::string& body, const ServerOptions& limits);
 
 class SearchServer {
  public:

@@ -184,9 +184,9 @@ std::string cache_path(const std::string& caption_file) {
   return cat(caption_file, ".parse-", static_cast<long long>(st.st_size), "-", file_hash_hex(caption_file), ".bin");
 }
 
-// Loads a cache written for exactly these captions; throws with the reason
-// when the file is stale or corrupt.
-std::vector<CaptionGraph> load_cache(const std::string& path, const std::vector<std::string>& captions) {
+}  // namespace
+
+std::vector<CaptionGraph> read_parse_cache(const std::string& path, const std::vector<std::string>& captions) {
   const std::string bytes = read_file(path);
   Reader r(bytes);
   char magic[sizeof kMagic];
@@ -202,6 +202,8 @@ std::vector<CaptionGraph> load_cache(const std::string& path, const std::vector<
   if (!r.at_end()) fail("trailing bytes after the last caption");
   return graphs;
 }
+
+namespace {
 
 // Caches written for earlier versions of the caption file are never read
 // again (their key differs); they are removed when the new one is written.
@@ -294,7 +296,7 @@ std::vector<CaptionGraph> caption_graphs(const std::vector<std::string>& caption
     struct stat st;
     if (::stat(path.c_str(), &st) == 0) {
       try {
-        return load_cache(path, captions);
+        return read_parse_cache(path, captions);
       } catch (const Error& e) {
         std::fprintf(stderr, "%s: ignoring the parse cache (%s); parsing again\n", path.c_str(), e.what());
       }

@@ -14,4 +14,8 @@ namespace sm {
 std::vector<CaptionGraph> caption_graphs(const std::vector<std::string>& captions, const std::string& caption_file,
                                          bool parse, int threads = 0);
 
+// A cache file written for exactly these captions; throws Error naming what is
+// stale or corrupt (caption_graphs() then parses again).
+std::vector<CaptionGraph> read_parse_cache(const std::string& path, const std::vector<std::string>& captions);
+
 }  // namespace sm

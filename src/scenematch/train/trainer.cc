@@ -219,7 +219,12 @@ Json Trainer::validate() {
 TrainSummary Trainer::run() {
   const auto start = Clock::now();
   const int epochs = cfg_get<int>(bundle_.config, "epochs");
-  if (writes_files()) bundle_.vocab.save(path("vocab.json"));
+  if (writes_files()) {
+    bundle_.vocab.save(path("vocab.json"));
+    // Resumed: a kill between last.ckpt and log.jsonl left the log an epoch
+    // behind, and with no epoch left to train it would stay so.
+    if (!records_.empty()) write_log_jsonl(path(kLog), records_);
+  }
   for (int epoch = epochs_done_; epoch < epochs; ++epoch) {
     Json record = train_epoch(epoch);
     record.update(validate());
