@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -166,6 +167,13 @@ struct SearchServer::Impl {
       if (!body["exhaustive"].is_boolean()) throw RequestError{422, "'exhaustive' must be true or false"};
       o.exhaustive = body["exhaustive"].get<bool>();
     }
+    o.ann.nprobe = integer_field(body, "nprobe", 0, 1, std::numeric_limits<int32_t>::max());
+    o.ann.ef_search = integer_field(body, "efSearch", 0, 1, kMaxEfSearch);
+    try {
+      index.check_options(o);
+    } catch (const Error& e) {
+      throw RequestError{422, e.what()};
+    }
     const Split& split = index.split();
     SearchResult r;
     Json out, results = Json::array();
@@ -208,6 +216,7 @@ struct SearchServer::Impl {
     out["mode"] = r.mode;
     out["k"] = o.k;
     out["candidates"] = r.candidates;
+    if (!o.exhaustive) out["search_params"] = index.search_params(o);
     out["milliseconds"] = r.milliseconds;
     out["results"] = results;
     return out;
