@@ -7,7 +7,8 @@
 // bench/results/ann.json.
 //
 //   build/bench_ann [--sizes 100000] [--dim 1024] [--queries 200] [--data uniform,clustered]
-//                   [--kinds flat,ivf,ivf-sq,ivf-pq,hnsw] [--threads 2] [--out bench/results/ann.json]
+//                   [--kinds flat,ivf,ivf-sq,ivf-pq,hnsw] [--nlist 1024] [--threads 2]
+//                   [--out bench/results/ann.json]
 #include <faiss/Index.h>
 #include <torch/torch.h>
 
@@ -53,10 +54,10 @@ struct Setting {
   AnnParams params;
 };
 
-// The factory strings of `kinds` (flat, ivf, ivf-sq, ivf-pq, hnsw) for n
-// items, each with the search parameters to sweep.
-std::vector<Setting> settings(int64_t n, const std::vector<std::string>& kinds) {
-  const std::string nlist = n > 300000 ? "4096" : "1024";
+// The factory strings of `kinds` (flat, ivf, ivf-sq, ivf-pq, hnsw) for IVF
+// indexes of `lists` lists, each with the search parameters to sweep.
+std::vector<Setting> settings(int64_t lists, const std::vector<std::string>& kinds) {
+  const std::string nlist = std::to_string(lists);
   std::vector<Setting> s;
   for (const std::string& kind : kinds) {
     if (kind == "flat") {
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
   ensure_blas_kernels(argc, argv);
   std::string sizes_arg = "100000", data_arg = "uniform,clustered", kinds_arg = "flat,ivf,ivf-sq,ivf-pq,hnsw";
   std::string out = "bench/results/ann.json";
-  int64_t dim = 1024, queries = 200;
+  int64_t dim = 1024, queries = 200, nlist = 1024;
   int threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
       queries = std::stoll(value);
     else if (flag == "--data")
       data_arg = value;
+    else if (flag == "--nlist")
+      nlist = std::stoll(value);
     else if (flag == "--kinds")
       kinds_arg = value;
     else if (flag == "--threads")
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
       std::string built_factory;
       std::unique_ptr<faiss::Index> index;
       double build_s = 0;
-      for (const Setting& s : settings(n, split_list(kinds_arg))) {
+      for (const Setting& s : settings(nlist, split_list(kinds_arg))) {
         if (s.factory != built_factory) {
           index.reset();
           const auto start = std::chrono::steady_clock::now();
@@ -141,13 +144,20 @@ int main(int argc, char** argv) {
         }
         recall /= static_cast<double>(queries * kRecallAt);
         const Json params = ann_params_json(*index, s.params);
-        const Json row = {{"data", data},       {"items", n},         {"dim", dim},
-                          {"factory", s.factory}, {"params", params},   {"queries", queries},
-                          {"p50_ms", percentile(ms, 0.5)}, {"p99_ms", percentile(ms, 0.99)},
-                          {"recall_at_10", recall}, {"build_s", build_s}, {"threads", threads}};
+        const Json row = {{"data", data},
+                          {"items", n},
+                          {"dim", dim},
+                          {"factory", s.factory},
+                          {"params", params},
+                          {"queries", queries},
+                          {"p50_ms", percentile(ms, 0.5)},
+                          {"p99_ms", percentile(ms, 0.99)},
+                          {"recall_at_10", recall},
+                          {"build_s", build_s},
+                          {"threads", threads}};
         std::printf("%-10s %8lld %-16s %-14s %9.3f %9.3f %9.3f %10.1f\n", data.c_str(), static_cast<long long>(n),
-                    s.factory.c_str(), params.dump().c_str(), row["p50_ms"].get<double>(),
-                    row["p99_ms"].get<double>(), recall, build_s);
+                    s.factory.c_str(), params.dump().c_str(), row["p50_ms"].get<double>(), row["p99_ms"].get<double>(),
+                    recall, build_s);
         std::fflush(stdout);
         rows.push_back(row);
       }

@@ -30,7 +30,8 @@ std::unique_ptr<faiss::Index> build_ann(const std::string& factory, int64_t d, i
     if (!index->is_trained) index->train(n, x);
     index->add(n, x);
   } catch (const faiss::FaissException& e) {
-    fail("FAISS could not build '", factory, "' over ", n, " vectors (an IVF index needs at least as many vectors as "
+    fail("FAISS could not build '", factory, "' over ", n,
+         " vectors (an IVF index needs at least as many vectors as "
          "lists, PQ at least 256): ",
          e.what());
   }
@@ -39,8 +40,7 @@ std::unique_ptr<faiss::Index> build_ann(const std::string& factory, int64_t d, i
 
 AnnShape ann_shape(const faiss::Index& index) {
   const faiss::Index& inner = searched(index);
-  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&inner))
-    return {"ivf", static_cast<int64_t>(ivf->nlist)};
+  if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&inner)) return {"ivf", static_cast<int64_t>(ivf->nlist)};
   if (dynamic_cast<const faiss::IndexHNSW*>(&inner)) return {"hnsw", 0};
   if (dynamic_cast<const faiss::IndexFlat*>(&inner)) return {"flat", 0};
   return {"other", 0};
