@@ -7,6 +7,9 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 
+#include <mutex>
+#include <shared_mutex>
+
 namespace sm {
 namespace {
 
@@ -16,6 +19,11 @@ const faiss::Index& searched(const faiss::Index& index) {
   const auto* pre = dynamic_cast<const faiss::IndexPreTransform*>(&index);
   return pre ? *pre->index : index;
 }
+
+// FAISS 1.7.3's IndexHNSW ignores the efSearch of SearchParametersHNSW, so a
+// search with another efSearch sets it on the index while no other search
+// runs (exclusive), and searches with the index's own value share the lock.
+std::shared_mutex hnsw_ef_mutex;
 
 }  // namespace
 
@@ -52,6 +60,14 @@ AnnParams default_ann_params(const faiss::Index& index) {
   if (const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&inner)) p.nprobe = static_cast<int64_t>(ivf->nprobe);
   if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&inner)) p.ef_search = hnsw->hnsw.efSearch;
   return p;
+}
+
+void set_default_ann_params(faiss::Index& index, const AnnParams& p) {
+  faiss::Index& inner = const_cast<faiss::Index&>(searched(index));
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(&inner); ivf && p.nprobe > 0)
+    ivf->nprobe = static_cast<size_t>(p.nprobe);
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(&inner); hnsw && p.ef_search > 0)
+    hnsw->hnsw.efSearch = static_cast<int>(p.ef_search);
 }
 
 AnnParams resolve_ann_params(const AnnParams& request, const AnnParams& defaults) {
@@ -95,25 +111,38 @@ void ann_search(const faiss::Index& index, const AnnParams& p, int64_t nq, const
   static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t));
   const faiss::Index& inner = searched(index);
   faiss::SearchParametersIVF ivf;
-  faiss::SearchParametersHNSW hnsw;
   faiss::SearchParametersPreTransform wrapped;
   faiss::SearchParameters* params = nullptr;
   if (p.nprobe > 0 && dynamic_cast<const faiss::IndexIVF*>(&inner)) {
     ivf.nprobe = static_cast<size_t>(p.nprobe);
     params = &ivf;
-  } else if (p.ef_search > 0 && dynamic_cast<const faiss::IndexHNSW*>(&inner)) {
-    hnsw.efSearch = static_cast<int>(p.ef_search);
-    params = &hnsw;
   }
   if (params && &inner != &index) {
     wrapped.index_params = params;
     params = &wrapped;
   }
+  auto run = [&] {
+    try {
+      index.search(nq, queries, k, distances, reinterpret_cast<faiss::Index::idx_t*>(labels), params);
+    } catch (const faiss::FaissException& e) {
+      fail("FAISS search failed: ", e.what());
+    }
+  };
+  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(const_cast<faiss::Index*>(&inner));
+  if (!hnsw) return run();
+  std::shared_lock<std::shared_mutex> shared(hnsw_ef_mutex);
+  if (p.ef_search <= 0 || hnsw->hnsw.efSearch == p.ef_search) return run();
+  shared.unlock();
+  std::unique_lock<std::shared_mutex> exclusive(hnsw_ef_mutex);
+  const int own = hnsw->hnsw.efSearch;
+  hnsw->hnsw.efSearch = static_cast<int>(p.ef_search);
   try {
-    index.search(nq, queries, k, distances, reinterpret_cast<faiss::Index::idx_t*>(labels), params);
-  } catch (const faiss::FaissException& e) {
-    fail("FAISS search failed: ", e.what());
+    run();
+  } catch (...) {
+    hnsw->hnsw.efSearch = own;
+    throw;
   }
+  hnsw->hnsw.efSearch = own;
 }
 
 }  // namespace sm

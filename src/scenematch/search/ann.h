@@ -38,6 +38,9 @@ AnnShape ann_shape(const faiss::Index& index);
 // The parameters `index` searches with when none are given.
 AnnParams default_ann_params(const faiss::Index& index);
 
+// Makes `params` (where set) the ones `index` searches with by default.
+void set_default_ann_params(faiss::Index& index, const AnnParams& params);
+
 // `request` where set, `defaults` elsewhere.
 AnnParams resolve_ann_params(const AnnParams& request, const AnnParams& defaults);
 

@@ -65,12 +65,13 @@ Json write_side(const std::string& dir, const std::string& prefix, const torch::
   } catch (const Error& e) {
     fail("index: ", prefix, ": ", e.what());
   }
-  const AnnParams params = resolve_ann_params(o.ann, default_ann_params(*index));
   try {
     check_ann_params(*index, o.ann);
   } catch (const Error& e) {
     fail("index: ", e.what());
   }
+  set_default_ann_params(*index, o.ann);
+  const AnnParams params = default_ann_params(*index);
   try {
     faiss::write_index(index.get(), (dir + "/" + prefix + ".faiss").c_str());
   } catch (const faiss::FaissException& e) {
@@ -98,7 +99,8 @@ Side open_side(const std::string& dir, const std::string& prefix, const Json& in
   if (s.index->ntotal != s.count)
     fail(path, ": holds ", s.index->ntotal, " vectors but the manifest says ", s.count,
          "; rebuild it with scenematch index");
-  s.defaults = resolve_ann_params(ann_params_from_json(info.at("search_params")), default_ann_params(*s.index));
+  set_default_ann_params(*s.index, ann_params_from_json(info.at("search_params")));
+  s.defaults = default_ann_params(*s.index);
   s.global = NpyArray::open(dir + "/" + prefix + ".global.npy");
   for (const auto& [name, dtype] : info.at("parts").items()) {
     NpyArray part = NpyArray::open(dir + "/" + prefix + ".part." + name + ".npy");
