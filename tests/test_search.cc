@@ -14,6 +14,7 @@
 #include "scenematch/data/tokenizer.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/search/cascade.h"
 #include "scenematch/search/index.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
@@ -214,11 +215,194 @@ TEST_F(SearchTest, EvaluationWithAllCandidatesMatchesExhaustive) {
   build_index(o);
   auto index = SearchIndex::open(o.out);
   ASSERT_TRUE(index->two_stage());
-  const Json all = index->evaluate_two_stage(100, 3);
-  for (const char* key : {"t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10"})
-    EXPECT_DOUBLE_EQ(all["two_stage"][key].get<double>(), all["exhaustive"][key].get<double>()) << key;
-  // One candidate: text-to-image R@10 can be no better than R@1 of the first stage alone.
-  const Json one = index->evaluate_two_stage(1, 3);
-  EXPECT_DOUBLE_EQ(one["two_stage"]["t2i_r10"].get<double>(), one["two_stage"]["t2i_r1"].get<double>());
-  EXPECT_GT(one["ms_per_query"]["t2i_exhaustive"].get<double>(), 0);
+  const Json r = index->evaluate_two_stage({100, 1}, SearchOptions(), 3);
+  ASSERT_EQ(r["two_stage"].size(), 2u);
+  const Json& all = r["two_stage"][0];
+  EXPECT_EQ(all["candidates"], 100);
+  for (const char* direction : {"t2i", "i2t"}) {
+    SCOPED_TRACE(direction);
+    for (const char* key : {"r1", "r5", "r10"})
+      EXPECT_DOUBLE_EQ(all[direction][key].get<double>(), r["exhaustive"][direction][key].get<double>()) << key;
+    EXPECT_DOUBLE_EQ(all[direction]["candidate_recall"].get<double>(), 100.0);
+  }
+  // Every item scored by the full model once per query, and no more.
+  EXPECT_DOUBLE_EQ(all["t2i"]["pair_scorings"].get<double>(), 20);
+  EXPECT_DOUBLE_EQ(all["i2t"]["pair_scorings"].get<double>(), 100);
+  EXPECT_EQ(r["exhaustive"]["t2i"]["pair_scorings"], 20);
+  // One candidate: a text query's R@10 is whether its image is that candidate.
+  const Json& one = r["two_stage"][1];
+  EXPECT_DOUBLE_EQ(one["t2i"]["r10"].get<double>(), one["t2i"]["r1"].get<double>());
+  EXPECT_DOUBLE_EQ(one["t2i"]["r10"].get<double>(), one["t2i"]["candidate_recall"].get<double>());
+  EXPECT_DOUBLE_EQ(one["t2i"]["pair_scorings"].get<double>(), 1);
+  EXPECT_GT(r["exhaustive"]["t2i"]["ms_per_query"].get<double>(), 0);
+  EXPECT_THROW(index->evaluate_two_stage({0}, SearchOptions(), 1), Error);
+}
+
+// Hand-made: 1 query over 12 items whose ground truth is item 11, the full
+// model's favourite. The first stage decides whether it can be found at all.
+TEST(CascadeRecall, AGroundTruthOutsideTheCandidatesIsAMiss) {
+  torch::Tensor scores = torch::arange(12, torch::kFloat).unsqueeze(0);  // item 11 scores highest
+  const std::vector<std::vector<int64_t>> truth = {{11}};
+  // Exhaustive (all 12 candidates): rank 1.
+  CascadeRecall all = cascade_recall(torch::arange(12, torch::kLong).unsqueeze(0), scores, truth);
+  EXPECT_DOUBLE_EQ(all.candidate_recall, 100);
+  EXPECT_DOUBLE_EQ(all.r1, 100);
+  EXPECT_DOUBLE_EQ(all.pair_scorings, 12);
+  // Two candidates that exclude it: a miss at R@1, R@5 and R@10 although
+  // fewer than 10 items were scored.
+  CascadeRecall missed = cascade_recall(torch::tensor({{3, 7}}, torch::kLong), scores, truth);
+  EXPECT_DOUBLE_EQ(missed.candidate_recall, 0);
+  EXPECT_DOUBLE_EQ(missed.r1, 0);
+  EXPECT_DOUBLE_EQ(missed.r5, 0);
+  EXPECT_DOUBLE_EQ(missed.r10, 0);
+  EXPECT_DOUBLE_EQ(missed.pair_scorings, 2);
+  // Padding (-1) is neither scored nor a hit.
+  CascadeRecall padded = cascade_recall(torch::tensor({{3, -1, -1}}, torch::kLong), scores, truth);
+  EXPECT_DOUBLE_EQ(padded.r10, 0);
+  EXPECT_DOUBLE_EQ(padded.pair_scorings, 1);
+  // Found among six candidates, behind five that the full model likes more
+  // than the ground truth: R@5 misses, R@10 hits.
+  scores[0][11] = 4.5;  // above items 0..4, below 5..10
+  CascadeRecall sixth = cascade_recall(torch::tensor({{0, 5, 6, 7, 8, 9, 11}}, torch::kLong), scores, truth);
+  EXPECT_DOUBLE_EQ(sixth.candidate_recall, 100);
+  EXPECT_DOUBLE_EQ(sixth.r5, 0);
+  EXPECT_DOUBLE_EQ(sixth.r10, 100);
+  // Two queries, one found and one missed: 50%.
+  CascadeRecall half =
+      cascade_recall(torch::tensor({{11}, {0}}, torch::kLong), torch::cat({scores, scores}), {{11}, {11}});
+  EXPECT_DOUBLE_EQ(half.candidate_recall, 50);
+  EXPECT_DOUBLE_EQ(half.r1, 50);
+  EXPECT_THROW(cascade_recall(torch::tensor({{12}}, torch::kLong), scores, truth), Error);
+}
+
+TEST(CascadeRecall, GroundTruthOfBothDirections) {
+  EXPECT_EQ(image_queries_truth(2, 3), (std::vector<std::vector<int64_t>>{{0, 1, 2}, {3, 4, 5}}));
+  EXPECT_EQ(caption_queries_truth(2, 2), (std::vector<std::vector<int64_t>>{{0}, {0}, {1}, {1}}));
+}
+
+// IVF and HNSW first stages: the parameters recorded at build time, their
+// round trip through the folder, per-search overrides and their validation.
+TEST_F(SearchTest, IvfAndHnswRoundTripWithTheirParameters) {
+  IndexOptions flat = options("vsepp", "ann_flat_idx");
+  build_index(flat);
+  auto exact = SearchIndex::open(flat.out);
+  SearchOptions so;
+  so.k = 5;
+  const std::string text = exact->split().captions[9];
+  const SearchResult want_text = exact->search_text(text, so);
+  const SearchResult want_image = exact->search_image(2, so);
+
+  IndexOptions ivf = options("vsepp", "ann_ivf_idx");
+  ivf.factory = "IVF4,Flat";
+  ivf.ann.nprobe = 4;  // every list: exact
+  EXPECT_EQ(build_index(ivf)["search_params"], Json({{"nprobe", 4}}));
+  auto ivf_index = SearchIndex::open(ivf.out);
+  EXPECT_EQ(ivf_index->manifest()["search_params"]["nprobe"], 4);
+  EXPECT_EQ(ivf_index->search_params(so), Json({{"nprobe", 4}}));
+  EXPECT_EQ(ids_of(ivf_index->search_text(text, so)), ids_of(want_text));
+  EXPECT_EQ(ids_of(ivf_index->search_image(2, so)), ids_of(want_image));
+  SearchOptions one_list = so;
+  one_list.ann.nprobe = 1;
+  EXPECT_EQ(ivf_index->search_params(one_list), Json({{"nprobe", 1}}));
+  EXPECT_LE(ivf_index->search_text(text, one_list).hits.size(), 5u);
+  SearchOptions too_many = so, hnsw_only = so;
+  too_many.ann.nprobe = 5;
+  hnsw_only.ann.ef_search = 8;
+  EXPECT_THROW(ivf_index->search_text(text, too_many), Error);
+  EXPECT_THROW(ivf_index->search_image(2, hnsw_only), Error);
+
+  IndexOptions hnsw = options("vsepp", "ann_hnsw_idx");
+  hnsw.factory = "HNSW8";
+  hnsw.ann.ef_search = 64;  // more than the 100 captions' graph needs to be exact here
+  EXPECT_EQ(build_index(hnsw)["search_params"], Json({{"efSearch", 64}}));
+  auto hnsw_index = SearchIndex::open(hnsw.out);
+  EXPECT_EQ(hnsw_index->search_params(so), Json({{"efSearch", 64}}));
+  EXPECT_EQ(ids_of(hnsw_index->search_text(text, so)), ids_of(want_text));
+  SearchOptions ivf_only = so;
+  ivf_only.ann.nprobe = 2;
+  EXPECT_THROW(hnsw_index->search_text(text, ivf_only), Error);
+
+  // Compact storage: float16 and product-quantised codes build and answer.
+  for (const std::string factory : {"IVF2,SQfp16", "HNSW8,SQfp16"}) {
+    IndexOptions compact = options("vsepp", "ann_compact_idx");
+    compact.factory = factory;
+    build_index(compact);
+    EXPECT_EQ(SearchIndex::open(compact.out)->search_text(text, so).hits.size(), 5u) << factory;
+  }
+  // A parameter the factory has no use for is refused at build time.
+  IndexOptions wrong = options("vsepp", "ann_wrong_idx");
+  wrong.ann.nprobe = 2;
+  EXPECT_THROW(build_index(wrong), Error);
+  EXPECT_FALSE(fs::exists(wrong.out));
+}
+
+// A graph model re-ranking an embedding model's candidates: the manifest
+// names both checkpoints, the stored first-stage vectors are the embedding
+// model's, and with every item a candidate the answer is exhaustive scoring.
+TEST_F(SearchTest, FirstStageFromAnEmbeddingModelsCheckpoint) {
+  IndexOptions o = options("sgm", "sgm_vsepp_idx");
+  o.first_stage = checkpoint("vsepp", 2);
+  const Json manifest = build_index(o);
+  EXPECT_EQ(manifest["model"], "sgm");
+  EXPECT_EQ(manifest["first_stage"]["model"], "vsepp");
+  EXPECT_EQ(manifest["first_stage"]["checkpoint"]["hash"], file_hash_hex(o.first_stage));
+  EXPECT_EQ(manifest["format"], 3);
+
+  // The candidates are VSE++'s top K: the images index holds its vectors.
+  const IndexOptions vsepp = options("vsepp", "vsepp_first_idx", 2);
+  build_index(vsepp);
+  auto embedding = SearchIndex::open(vsepp.out);
+  auto index = SearchIndex::open(o.out);
+  ASSERT_TRUE(index->two_stage());
+  const std::string text = index->split().captions[5];
+  SearchOptions few, all, exhaustive;
+  few.k = 4, few.candidates = 4;
+  all.k = 5, all.candidates = 20;
+  exhaustive.k = 5, exhaustive.exhaustive = true;
+  auto sorted = [](std::vector<int64_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(sorted(ids_of(index->search_text(text, few))), sorted(ids_of(embedding->search_text(text, few))));
+  EXPECT_EQ(sorted(ids_of(index->search_image(3, few))), sorted(ids_of(embedding->search_image(3, few))));
+  EXPECT_EQ(ids_of(index->search_text(text, all)), ids_of(index->search_text(text, exhaustive)));
+
+  // The first-stage checkpoint is checked like the model's own.
+  const std::string copy = root_ + "/first_copy.ckpt";
+  fs::copy_file(o.first_stage, copy, fs::copy_options::overwrite_existing);
+  IndexOptions moved = o;
+  moved.first_stage = copy;
+  moved.out = root_ + "/sgm_moved_idx";
+  build_index(moved);
+  fs::copy_file(checkpoint("vsepp", 3), copy, fs::copy_options::overwrite_existing);
+  try {
+    SearchIndex::open(moved.out);
+    FAIL() << "opened an index whose first-stage checkpoint changed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--first-stage"), std::string::npos) << e.what();
+  }
+
+  // Only an embedding model can be a first stage, and only for a graph model.
+  IndexOptions graph_first = o;
+  graph_first.first_stage = checkpoint("gsmn");
+  graph_first.out = root_ + "/refused_idx";
+  EXPECT_THROW(build_index(graph_first), Error);
+  IndexOptions embedding_with_first = options("vsepp", "refused_idx");
+  embedding_with_first.first_stage = checkpoint("hrem");
+  EXPECT_THROW(build_index(embedding_with_first), Error);
+  EXPECT_FALSE(fs::exists(root_ + "/refused_idx"));
+}
+
+TEST_F(SearchTest, RefusesAnIndexOfAnotherFormat) {
+  const IndexOptions o = options("vsepp", "old_format_idx");
+  Json manifest = build_index(o);
+  manifest["format"] = 2;
+  write_file_atomic(o.out + "/manifest.json", manifest.dump());
+  try {
+    SearchIndex::open(o.out);
+    FAIL() << "opened a format-2 index";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("format 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rebuild"), std::string::npos) << e.what();
+  }
 }

@@ -172,6 +172,11 @@ TEST_F(ServiceTest, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
   expect_error(R"({"image": 99})", 404, "no image 99");
   expect_error(R"({"image": "two"})", 422, "integer");
   expect_error("{\"text\": \"a \xff\xfe dog\"}", 400, "not valid JSON");
+  // First-stage parameters must fit the index (this one is exact: Flat).
+  expect_error(R"({"text": "a dog", "nprobe": 4})", 422, "nprobe applies to IVF");
+  expect_error(R"({"image": 1, "efSearch": 16})", 422, "efSearch applies to HNSW");
+  expect_error(R"({"text": "a dog", "efSearch": 0})", 422, "'efSearch' must be between 1");
+  expect_error(R"({"text": "a dog", "nprobe": "all"})", 422, "'nprobe' must be an integer");
 
   httplib::Client client("127.0.0.1", port_);
   auto missing = client.Get("/nowhere");

@@ -13,6 +13,7 @@ CommandRegistrar reg("search", [](CLI::App& app) {
   static CommonOptions common;
   static std::string index_dir, checkpoint, text;
   static int64_t image = -1, evaluate_queries = 100;
+  static std::vector<int64_t> evaluate_candidates = {10, 20, 50, 100, 200};
   static SearchOptions options;
   static bool evaluate = false;
   cmd->add_option("--index", index_dir, "index folder (scenematch index)")->required();
@@ -20,16 +21,26 @@ CommandRegistrar reg("search", [](CLI::App& app) {
   auto* t = cmd->add_option("--text", text, "text query: rank the images");
   auto* i = cmd->add_option("--image", image, "image id: rank the captions");
   auto* e = cmd->add_flag("--evaluate", evaluate,
-                          "R@1/5/10 and time per query of two-stage search against exhaustive scoring on the "
-                          "index's own split");
+                          "first-stage candidate recall, two-stage R@1/5/10, full-model scorings and time per "
+                          "query against exhaustive scoring on the index's own split, for each K of "
+                          "--evaluate-candidates");
   t->excludes(i)->excludes(e);
   i->excludes(e);
   cmd->add_option("-k", options.k, "results")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--candidates", options.candidates, "first-stage candidates re-scored by graph models")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--evaluate-candidates", evaluate_candidates, "numbers of candidates K that --evaluate compares")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--nprobe", options.ann.nprobe, "IVF first stage: lists visited per query (default: the index's)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--ef-search", options.ann.ef_search,
+                  "HNSW first stage: candidate list size while searching (default: the index's)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--exhaustive", options.exhaustive, "score every item with the full model (no first stage)");
-  cmd->add_option("--timed-queries", evaluate_queries, "queries timed per direction by --evaluate")
+  cmd->add_option("--timed-queries", evaluate_queries, "queries timed per direction and K by --evaluate")
       ->capture_default_str();
   add_common_options(cmd, common);
   cmd->callback([] {
@@ -38,26 +49,43 @@ CommandRegistrar reg("search", [](CLI::App& app) {
     auto index = SearchIndex::open(index_dir, checkpoint, common.device);
     const Split& split = index->split();
     if (evaluate) {
-      const Json r = index->evaluate_two_stage(options.candidates, evaluate_queries);
+      const Json r = index->evaluate_two_stage(evaluate_candidates, options, evaluate_queries);
       if (common.json) {
         std::printf("%s\n", r.dump(2).c_str());
         return;
       }
-      std::printf("%s on %lld images / %lld captions, %s, K=%lld\n", r["model"].get<std::string>().c_str(),
+      std::printf("%s re-ranking %s candidates (%s %s) on %lld images / %lld captions\n",
+                  r["model"].get<std::string>().c_str(), r["first_stage"].get<std::string>().c_str(),
+                  r["factory"].get<std::string>().c_str(), r["search_params"].dump().c_str(),
                   static_cast<long long>(r["images"].get<int64_t>()),
-                  static_cast<long long>(r["captions"].get<int64_t>()), r["factory"].get<std::string>().c_str(),
-                  static_cast<long long>(options.candidates));
-      std::printf("%-11s %6s %6s %6s %6s %6s %6s %12s\n", "", "t2i R1", "R5", "R10", "i2t R1", "R5", "R10", "ms/query");
-      for (const char* mode : {"exhaustive", "two_stage"}) {
-        const Json& m = r[mode];
-        std::printf("%-11s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %5.2f/%5.2f\n", mode, m["t2i_r1"].get<double>(),
-                    m["t2i_r5"].get<double>(), m["t2i_r10"].get<double>(), m["i2t_r1"].get<double>(),
-                    m["i2t_r5"].get<double>(), m["i2t_r10"].get<double>(),
-                    r["ms_per_query"][std::string("t2i_") + mode].get<double>(),
-                    r["ms_per_query"][std::string("i2t_") + mode].get<double>());
-      }
-      std::printf("speed-up: t2i %.1fx, i2t %.1fx\n", r["speedup"]["t2i"].get<double>(),
-                  r["speedup"]["i2t"].get<double>());
+                  static_cast<long long>(r["captions"].get<int64_t>()));
+      std::printf("%-10s | %-48s | %-48s\n", "", "text-to-image", "image-to-text");
+      const char* header = "%6s %6s %6s %6s %7s %9s";
+      std::printf("%-10s | ", "K");
+      std::printf(header, "cand@K", "R@1", "R@5", "R@10", "pairs", "ms/query");
+      std::printf(" | ");
+      std::printf(header, "cand@K", "R@1", "R@5", "R@10", "pairs", "ms/query");
+      std::printf("\n");
+      auto cells = [](const Json& d) {
+        if (d.contains("candidate_recall"))
+          std::printf("%6.1f", d["candidate_recall"].get<double>());
+        else
+          std::printf("%6s", "-");
+        std::printf(" %6.1f %6.1f %6.1f %7.0f %9.2f", d["r1"].get<double>(), d["r5"].get<double>(),
+                    d["r10"].get<double>(), d["pair_scorings"].get<double>(), d["ms_per_query"].get<double>());
+      };
+      auto row = [&](const std::string& label, const Json& t2i, const Json& i2t) {
+        std::printf("%-10s | ", label.c_str());
+        cells(t2i);
+        std::printf(" | ");
+        cells(i2t);
+        std::printf("\n");
+      };
+      row("exhaustive", r["exhaustive"]["t2i"], r["exhaustive"]["i2t"]);
+      for (const Json& k : r["two_stage"]) row(cat(k["candidates"].get<int64_t>()), k["t2i"], k["i2t"]);
+      std::printf(
+          "cand@K: %% of queries with a ground truth among the K first-stage candidates (a miss there is a "
+          "miss at every R@k); pairs: full-model scorings per query\n");
       return;
     }
     const bool by_text = !text.empty();

@@ -2,7 +2,6 @@
 
 #include <faiss/Index.h>
 #include <faiss/impl/FaissException.h>
-#include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/search/cascade.h"
 #include "scenematch/text/caption_parser.h"
 
 namespace fs = std::filesystem;
@@ -24,19 +24,13 @@ namespace fs = std::filesystem;
 namespace sm {
 namespace {
 
-constexpr int kFormat = 2;            // 2: encoding parts kept in their own types
+// 2: encoding parts kept in their own types; 3: an optional first-stage
+// model and the FAISS search parameters.
+constexpr int kFormat = 3;
 constexpr int64_t kScoreBlock = 256;  // items per score() call in exhaustive scoring
 
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::unique_ptr<faiss::Index> new_faiss_index(int64_t dim, const std::string& factory) {
-  try {
-    return std::unique_ptr<faiss::Index>(faiss::index_factory(dim, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
-  } catch (const faiss::FaissException& e) {
-    fail("index: FAISS factory string '", factory, "' is not valid for ", dim, "-d vectors: ", e.what());
-  }
 }
 
 // One side of an index: the images or the captions.
@@ -45,6 +39,7 @@ struct Side {
   NpyArray global;                                      // (N, d) the vectors in `index`, for exhaustive dot products
   std::vector<std::pair<std::string, NpyArray>> parts;  // the model's encoding, in its own types
   int64_t count = 0;
+  AnnParams defaults;  // the search parameters the index was built with
 
   Encoding gather(const std::vector<int64_t>& ids) const {
     Encoding e;
@@ -58,27 +53,38 @@ struct Side {
   }
 };
 
-Json write_side(const std::string& dir, const std::string& prefix, const Matcher& model, const Encoding& encoding,
-                bool is_image, const std::string& factory) {
-  torch::Tensor g = global_vectors(model, encoding, is_image);
-  const int64_t n = g.size(0), d = g.size(1);
-  write_npy(dir + "/" + prefix + ".global.npy", g);
-  auto index = new_faiss_index(d, factory);
+// Writes one side: `global` (the first stage's vectors) in a FAISS index and
+// as .npy, and the parts of `encoding` when a second stage re-scores them.
+Json write_side(const std::string& dir, const std::string& prefix, const torch::Tensor& global,
+                const Encoding& encoding, bool store_parts, const IndexOptions& o) {
+  const int64_t n = global.size(0), d = global.size(1);
+  write_npy(dir + "/" + prefix + ".global.npy", global);
+  std::unique_ptr<faiss::Index> index;
   try {
-    if (!index->is_trained) index->train(n, g.data_ptr<float>());
-    index->add(n, g.data_ptr<float>());
+    index = build_ann(o.factory, d, n, global.data_ptr<float>());
+  } catch (const Error& e) {
+    fail("index: ", prefix, ": ", e.what());
+  }
+  try {
+    check_ann_params(*index, o.ann);
+  } catch (const Error& e) {
+    fail("index: ", e.what());
+  }
+  set_default_ann_params(*index, o.ann);
+  const AnnParams params = default_ann_params(*index);
+  try {
     faiss::write_index(index.get(), (dir + "/" + prefix + ".faiss").c_str());
   } catch (const faiss::FaissException& e) {
-    fail("index: FAISS could not build '", factory, "' over ", n, " ", prefix, " vectors: ", e.what());
+    fail("index: FAISS could not write ", dir, "/", prefix, ".faiss: ", e.what());
   }
   Json parts = Json::object();
-  if (!model.embedding_scores()) {
+  if (store_parts) {
     for (const auto& [name, t] : encoding.parts) {
       write_npy(dir + "/" + prefix + ".part." + name + ".npy", t);
       parts[name] = npy_dtype_name(npy_dtype_of(t.scalar_type()));
     }
   }
-  return {{"count", n}, {"dim", d}, {"parts", parts}};
+  return {{"count", n}, {"dim", d}, {"parts", parts}, {"search_params", ann_params_json(*index, params)}};
 }
 
 Side open_side(const std::string& dir, const std::string& prefix, const Json& info) {
@@ -93,6 +99,8 @@ Side open_side(const std::string& dir, const std::string& prefix, const Json& in
   if (s.index->ntotal != s.count)
     fail(path, ": holds ", s.index->ntotal, " vectors but the manifest says ", s.count,
          "; rebuild it with scenematch index");
+  set_default_ann_params(*s.index, ann_params_from_json(info.at("search_params")));
+  s.defaults = default_ann_params(*s.index);
   s.global = NpyArray::open(dir + "/" + prefix + ".global.npy");
   for (const auto& [name, dtype] : info.at("parts").items()) {
     NpyArray part = NpyArray::open(dir + "/" + prefix + ".part." + name + ".npy");
@@ -146,6 +154,18 @@ Json build_index(const IndexOptions& o) {
   ModelData md = load_model_data(o.checkpoint, o.data, o.split, parse_device(o.device), data_options);
   Matcher& model = md.model();
   const Split& split = md.split();
+  std::unique_ptr<ModelData> first;
+  if (!o.first_stage.empty()) {
+    if (model.embedding_scores())
+      fail("index: --first-stage gives a graph model its candidates, but ", o.checkpoint, " holds '", md.bundle.name,
+           "', an embedding model that is its own first stage; leave --first-stage out");
+    first = std::make_unique<ModelData>(
+        load_model_data(o.first_stage, o.data, o.split, parse_device(o.device), data_options));
+    if (!first->model().embedding_scores())
+      fail("index: --first-stage ", o.first_stage, " holds '", first->bundle.name,
+           "', whose score is not a dot product of global embeddings; give an embedding model's checkpoint (VSE++, "
+           "VSE-infinity, HREM, ALGR)");
+  }
 
   const std::string tmp = cat(o.out, ".tmp.", ::getpid());
   fs::remove_all(tmp);
@@ -154,12 +174,22 @@ Json build_index(const IndexOptions& o) {
     std::vector<int64_t> image_ids(split.num_images()), caption_ids(split.num_captions());
     std::iota(image_ids.begin(), image_ids.end(), 0);
     std::iota(caption_ids.begin(), caption_ids.end(), 0);
+    // The first stage's vectors: the first-stage model's, or the model's own.
+    auto first_vectors = [&](const Encoding& own, bool is_image) {
+      if (!first) return global_vectors(model, own, is_image);
+      const std::vector<int64_t>& ids = is_image ? image_ids : caption_ids;
+      const Encoding e = is_image ? encode_images(first->model(), first->batcher(), ids)
+                                  : encode_captions(first->model(), first->batcher(), ids);
+      return global_vectors(first->model(), e, is_image);
+    };
+    const bool store_parts = !model.embedding_scores();
     const Encoding image_encoding = encode_images(model, md.batcher(), image_ids);
-    Json images = write_side(tmp, "images", model, image_encoding, true, o.factory);
+    Json images = write_side(tmp, "images", first_vectors(image_encoding, true), image_encoding, store_parts, o);
     Json captions;
-    if (o.captions)
-      captions =
-          write_side(tmp, "captions", model, encode_captions(model, md.batcher(), caption_ids), false, o.factory);
+    if (o.captions) {
+      const Encoding caption_encoding = encode_captions(model, md.batcher(), caption_ids);
+      captions = write_side(tmp, "captions", first_vectors(caption_encoding, false), caption_encoding, store_parts, o);
+    }
     if (o.captions && captions["dim"] != images["dim"])
       fail("index: model '", model.name(), "' gives ", images["dim"], "-d image vectors but ", captions["dim"],
            "-d caption vectors");
@@ -174,9 +204,16 @@ Json build_index(const IndexOptions& o) {
           {"split", o.split},
           {"captions_hash", file_hash_hex(split.file("caps.txt"))},
           {"features_bytes", static_cast<int64_t>(fs::file_size(features))}}},
+        {"first_stage",
+         first ? Json{{"model", first->bundle.name},
+                      {"checkpoint", {{"path", absolute(o.first_stage)}, {"hash", file_hash_hex(o.first_stage)}}}}
+               : Json(nullptr)},
         {"factory", o.factory},
+        {"search_params", images["search_params"]},
         {"embedding_scores", model.embedding_scores()},
-        {"global_embedding", model.embedding_scores() ? "score vectors" : "first-stage vectors"},
+        {"global_embedding", model.embedding_scores() ? "score vectors"
+                             : first                  ? "first-stage model's score vectors"
+                                                      : "first-stage vectors"},
         {"images", images},
         {"captions", o.captions ? captions : Json(nullptr)},
         {"captions_per_image", split.captions_per_image},
@@ -194,6 +231,7 @@ struct SearchIndex::Impl {
   std::string dir;
   Json manifest;
   ModelData md;
+  std::unique_ptr<ModelData> first;  // the first-stage model, when the index names one
   Side images, captions;
   bool has_captions = false;
   std::unique_ptr<CaptionParser> parser;  // every query is parsed, to show its scene graph
@@ -201,9 +239,27 @@ struct SearchIndex::Impl {
 
   bool two_stage() const { return !md.model().embedding_scores(); }
 
-  // Ranks the items of `side` for one query encoding (an image when the side
-  // holds captions, a caption when it holds images).
-  SearchResult rank(const Side& side, bool side_is_images, const Encoding& query, const SearchOptions& o) const {
+  // The first stage's vector of a text query (its parse and the model's own
+  // encoding of it) or of an image query.
+  torch::Tensor text_vector(const CaptionGraph& graph, const Encoding& own) const {
+    if (!first) return global_vectors(md.model(), own, false);
+    c10::InferenceMode inference;
+    return global_vectors(first->model(), first->model().encode_captions(first->batcher().captions_from({&graph}, {0})),
+                          false);
+  }
+  torch::Tensor image_vector(int64_t image, const Encoding& own) const {
+    if (!first) return global_vectors(md.model(), own, true);
+    c10::InferenceMode inference;
+    return global_vectors(first->model(), first->model().encode_images(first->batcher().images({image})), true);
+  }
+  bool needs_first_stage(const SearchOptions& o) const { return !o.exhaustive || !two_stage(); }
+
+  // Ranks the items of `side` for one query: `query` is its encoding by the
+  // model (an image when the side holds captions, a caption when it holds
+  // images), `vector` its first-stage vector (undefined for exhaustive
+  // scoring by a graph model).
+  SearchResult rank(const Side& side, bool side_is_images, const Encoding& query, const torch::Tensor& vector,
+                    const SearchOptions& o) const {
     c10::InferenceMode inference;
     Matcher& model = md.model();
     const torch::Device device = model.device();
@@ -219,8 +275,7 @@ struct SearchIndex::Impl {
       r.candidates = side.count;
       std::vector<torch::Tensor> blocks;
       if (!two_stage()) {
-        torch::Tensor q = global_vectors(model, query, !side_is_images);
-        blocks.push_back(side.global.rows(0, side.count).matmul(q.squeeze(0)));
+        blocks.push_back(side.global.rows(0, side.count).matmul(vector.squeeze(0)));
       } else {
         for (int64_t b = 0; b < side.count; b += kScoreBlock)
           blocks.push_back(full_score(side.rows(b, std::min(side.count, b + kScoreBlock))));
@@ -228,11 +283,12 @@ struct SearchIndex::Impl {
       auto [top, idx] = torch::cat(blocks).topk(k);
       scores = top, ids = idx;
     } else {
-      torch::Tensor q = global_vectors(model, query, !side_is_images);
       const int64_t n = two_stage() ? std::min(side.count, std::max(o.candidates, k)) : k;
       std::vector<float> distances(n);
-      std::vector<faiss::Index::idx_t> labels(n);
-      side.index->search(1, q.data_ptr<float>(), n, distances.data(), labels.data());
+      std::vector<int64_t> labels(n);
+      torch::Tensor q = vector.contiguous();
+      ann_search(*side.index, resolve_ann_params(o.ann, side.defaults), 1, q.data_ptr<float>(), n, distances.data(),
+                 labels.data());
       std::vector<int64_t> found;
       for (int64_t i = 0; i < n && labels[i] >= 0; ++i) found.push_back(labels[i]);
       if (!two_stage()) {
@@ -304,6 +360,24 @@ Json read_index_manifest(const std::string& path) {
 SearchIndex::SearchIndex() : impl_(std::make_unique<Impl>()) {}
 SearchIndex::~SearchIndex() = default;
 
+namespace {
+
+// The checkpoint `what` of index `dir` names, refused unless its file hash is
+// the one the index was built from.
+void check_checkpoint(const std::string& dir, const std::string& path, const Json& built, const std::string& option) {
+  const std::string built_hash = built["hash"].get<std::string>();
+  if (!fs::exists(path))
+    fail(dir, ": checkpoint ", path, " (named by the index) does not exist; pass ", option,
+         " or rebuild the index with scenematch index");
+  const std::string hash = file_hash_hex(path);
+  if (hash != built_hash)
+    fail("index ", dir, " does not match checkpoint ", path, ": it was built from ", built["path"].get<std::string>(),
+         " with hash ", built_hash, ", this file has hash ", hash, "; rebuild it with scenematch index ", option, " ",
+         path, " --out ", dir);
+}
+
+}  // namespace
+
 std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std::string& checkpoint,
                                                const std::string& device) {
   const std::string manifest_path = dir + "/manifest.json";
@@ -315,13 +389,7 @@ std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std
   impl.manifest = read_index_manifest(manifest_path);
   const Json& m = impl.manifest;
   const std::string ck = checkpoint.empty() ? m["checkpoint"]["path"].get<std::string>() : checkpoint;
-  const std::string built_hash = m["checkpoint"]["hash"].get<std::string>();
-  if (!fs::exists(ck)) fail(dir, ": checkpoint ", ck, " (named by the index) does not exist; pass --checkpoint");
-  const std::string hash = file_hash_hex(ck);
-  if (hash != built_hash)
-    fail("index ", dir, " does not match checkpoint ", ck, ": it was built from ",
-         m["checkpoint"]["path"].get<std::string>(), " with hash ", built_hash, ", this file has hash ", hash,
-         "; rebuild it with scenematch index --checkpoint ", ck, " --out ", dir);
+  check_checkpoint(dir, ck, m["checkpoint"], "--checkpoint");
   const Json& data = m["data"];
   impl.md = load_model_data(ck, data["dir"], data["split"], parse_device(device));
   if (impl.md.bundle.name != m["model"])
@@ -333,6 +401,13 @@ std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std
     fail("index ", dir, ": the data in ", data["dir"].get<std::string>(), " (split ", data["split"].get<std::string>(),
          ") changed since the index was built; rebuild it with scenematch index");
   impl.md.model().eval();
+  if (!m["first_stage"].is_null()) {
+    const Json& fs_info = m["first_stage"];
+    const std::string path = fs_info["checkpoint"]["path"].get<std::string>();
+    check_checkpoint(dir, path, fs_info["checkpoint"], "--first-stage");
+    impl.first = std::make_unique<ModelData>(load_model_data(path, data["dir"], data["split"], parse_device(device)));
+    impl.first->model().eval();
+  }
   impl.images = open_side(dir, "images", m["images"]);
   impl.has_captions = !m["captions"].is_null();
   if (impl.has_captions) impl.captions = open_side(dir, "captions", m["captions"]);
@@ -341,6 +416,7 @@ std::unique_ptr<SearchIndex> SearchIndex::open(const std::string& dir, const std
 }
 
 SearchResult SearchIndex::search_text(const std::string& text, const SearchOptions& o) const {
+  check_options(o);
   const auto start = std::chrono::steady_clock::now();
   CaptionGraph graph;
   {
@@ -353,7 +429,8 @@ SearchResult SearchIndex::search_text(const std::string& text, const SearchOptio
     c10::InferenceMode inference;
     query = model().encode_captions(impl_->md.batcher().captions_from({&graph}, {0}));
   }
-  SearchResult r = impl_->rank(impl_->images, true, query, o);
+  const torch::Tensor vector = impl_->needs_first_stage(o) ? impl_->text_vector(graph, query) : torch::Tensor();
+  SearchResult r = impl_->rank(impl_->images, true, query, vector, o);
   r.query = std::move(graph);
   r.milliseconds = elapsed_ms(start);
   return r;
@@ -363,8 +440,11 @@ SearchResult SearchIndex::search_image(int64_t image, const SearchOptions& o) co
   if (!impl_->has_captions) fail("search: index ", impl_->dir, " holds no captions (built with --no-captions)");
   if (image < 0 || image >= split().num_images())
     fail("search: no image ", image, " (the split has ", split().num_images(), ")");
+  check_options(o);
   const auto start = std::chrono::steady_clock::now();
-  SearchResult r = impl_->rank(impl_->captions, false, impl_->encode_image(image), o);
+  const Encoding query = impl_->encode_image(image);
+  const torch::Tensor vector = impl_->needs_first_stage(o) ? impl_->image_vector(image, query) : torch::Tensor();
+  SearchResult r = impl_->rank(impl_->captions, false, query, vector, o);
   r.milliseconds = elapsed_ms(start);
   return r;
 }
@@ -375,12 +455,30 @@ Matcher& SearchIndex::model() const { return impl_->md.model(); }
 bool SearchIndex::has_captions() const { return impl_->has_captions; }
 bool SearchIndex::two_stage() const { return impl_->two_stage(); }
 
-Json SearchIndex::evaluate_two_stage(int64_t candidates, int64_t timed_queries) const {
+void SearchIndex::check_options(const SearchOptions& o) const {
+  try {
+    check_ann_params(*impl_->images.index, o.ann);
+  } catch (const Error& e) {
+    fail("search: index ", impl_->dir, " (", impl_->manifest["factory"].get<std::string>(), "): ", e.what());
+  }
+}
+
+Json SearchIndex::search_params(const SearchOptions& o) const {
+  return ann_params_json(*impl_->images.index, resolve_ann_params(o.ann, impl_->images.defaults));
+}
+
+Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const SearchOptions& options,
+                                     int64_t timed_queries) const {
   if (!impl_->has_captions) fail("evaluate: index ", impl_->dir, " holds no captions (built with --no-captions)");
+  if (ks.empty()) fail("evaluate: give at least one number of candidates");
+  for (int64_t k : ks)
+    if (k < 1) fail("evaluate: numbers of candidates must be positive, got ", k);
+  check_options(options);
+  const Impl& impl = *impl_;
   Matcher& model = this->model();
-  const Batcher& batcher = impl_->md.batcher();
+  const Batcher& batcher = impl.md.batcher();
   const Split& s = split();
-  const int64_t ni = s.num_images(), nc = s.num_captions();
+  const int64_t ni = s.num_images(), nc = s.num_captions(), per = s.captions_per_image;
   std::vector<int64_t> image_ids(ni), caption_ids(nc);
   std::iota(image_ids.begin(), image_ids.end(), 0);
   std::iota(caption_ids.begin(), caption_ids.end(), 0);
@@ -388,77 +486,93 @@ Json SearchIndex::evaluate_two_stage(int64_t candidates, int64_t timed_queries) 
   so.progress = false;
   const Encoding images = encode_images(model, batcher, image_ids, so);
   const Encoding captions = encode_captions(model, batcher, caption_ids, so);
-  const torch::Tensor exact = similarity_matrix(model, images, captions, so);
+  const torch::Tensor exact = similarity_matrix(model, images, captions, so);  // (Ni, Nc)
+  const torch::Tensor exact_t = exact.t().contiguous();                        // (Nc, Ni)
+  const auto t2i_truth = caption_queries_truth(ni, per), i2t_truth = image_queries_truth(ni, per);
 
-  // First stage for every query at once; the second stage keeps the exact
-  // scores of the candidates (the same model on the same encodings), so only
-  // what the first stage missed differs from exhaustive scoring.
-  auto first_stage = [&](const Side& side, const torch::Tensor& queries, int64_t n) {
-    torch::Tensor q = queries.contiguous();
-    const int64_t nq = q.size(0);
-    n = std::min(n, side.count);
-    torch::Tensor labels = torch::empty({nq, n}, torch::kLong);
-    std::vector<float> distances(nq * n);
-    static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t));
-    side.index->search(nq, q.data_ptr<float>(), n, distances.data(),
-                       reinterpret_cast<faiss::Index::idx_t*>(labels.data_ptr<int64_t>()));
-    return labels.clamp_min(0);
+  // The first stage for every query at once, from the stored first-stage
+  // vectors; the second stage's scores are the exact ones (the same model on
+  // the same encodings), so cascade_recall needs only the candidates.
+  auto first_stage = [&](const Side& side, const Side& queries, int64_t k) {
+    torch::Tensor q = queries.global.rows(0, queries.count).contiguous();
+    k = std::min(k, side.count);
+    torch::Tensor labels = torch::empty({queries.count, k}, torch::kLong);
+    std::vector<float> distances(queries.count * k);
+    ann_search(*side.index, resolve_ann_params(options.ann, side.defaults), queries.count, q.data_ptr<float>(), k,
+               distances.data(), labels.data_ptr<int64_t>());
+    return labels;
   };
-  const float inf = std::numeric_limits<float>::infinity();
-  torch::Tensor t2i = torch::full_like(exact, -inf), i2t = torch::full_like(exact, -inf);
-  const torch::Tensor t2i_cand = first_stage(impl_->images, impl_->captions.global.rows(0, nc), candidates);  // (Nc, K)
-  const torch::Tensor i2t_cand = first_stage(impl_->captions, impl_->images.global.rows(0, ni), candidates);  // (Ni, K)
-  const torch::Tensor exact_t = exact.t().contiguous();
-  torch::Tensor t2i_t = t2i.t().contiguous();
-  t2i_t.scatter_(1, t2i_cand, exact_t.gather(1, t2i_cand));
-  t2i = t2i_t.t();
-  i2t.scatter_(1, i2t_cand, exact.gather(1, i2t_cand));
-  const RecallMetrics full = recall_metrics(exact, s.captions_per_image);
-  const RecallMetrics two_t2i = recall_metrics(t2i, s.captions_per_image);
-  const RecallMetrics two_i2t = recall_metrics(i2t, s.captions_per_image);
 
-  // Per-query time from the encoded query on (encoding is the same cost in both).
-  auto time_queries = [&](bool exhaustive, bool text_queries) {
-    SearchOptions o;
+  // Mean time per query from the model's encoding of the query on, first
+  // stage included (with a first-stage model, its encoding of the query too).
+  auto time_queries = [&](bool text_queries, int64_t candidates, bool exhaustive) {
+    SearchOptions o = options;
     o.k = 10, o.candidates = candidates, o.exhaustive = exhaustive;
     const int64_t n = std::min(timed_queries, text_queries ? nc : ni);
     const auto start = std::chrono::steady_clock::now();
     for (int64_t q = 0; q < n; ++q) {
+      const Encoding query = (text_queries ? captions : images).slice(q, q + 1);
+      torch::Tensor vector;
+      if (impl.needs_first_stage(o)) {
+        c10::InferenceMode inference;
+        if (!impl.first)
+          vector = global_vectors(model, query, !text_queries);
+        else if (text_queries)
+          vector = global_vectors(impl.first->model(),
+                                  impl.first->model().encode_captions(impl.first->batcher().captions({q})), false);
+        else
+          vector = global_vectors(impl.first->model(),
+                                  impl.first->model().encode_images(impl.first->batcher().images({q})), true);
+      }
       if (text_queries)
-        impl_->rank(impl_->images, true, captions.slice(q, q + 1), o);
+        impl.rank(impl.images, true, query, vector, o);
       else
-        impl_->rank(impl_->captions, false, images.slice(q, q + 1), o);
+        impl.rank(impl.captions, false, query, vector, o);
     }
-    return elapsed_ms(start) / std::max<int64_t>(n, 1);
+    return elapsed_ms(start) / static_cast<double>(std::max<int64_t>(n, 1));
   };
+
+  const RecallMetrics full = recall_metrics(exact, per);
+  const double t2i_full_ms = time_queries(true, 0, true), i2t_full_ms = time_queries(false, 0, true);
   Json report = {
-      {"model", impl_->md.bundle.name},
-      {"factory", impl_->manifest["factory"]},
-      {"candidates", candidates},
+      {"model", impl.md.bundle.name},
+      {"first_stage", impl.first ? Json(impl.first->bundle.name) : Json(impl.md.bundle.name)},
+      {"factory", impl.manifest["factory"]},
+      {"search_params", search_params(options)},
       {"images", ni},
       {"captions", nc},
       {"exhaustive",
-       {{"t2i_r1", full.t2i_r1},
-        {"t2i_r5", full.t2i_r5},
-        {"t2i_r10", full.t2i_r10},
-        {"i2t_r1", full.i2t_r1},
-        {"i2t_r5", full.i2t_r5},
-        {"i2t_r10", full.i2t_r10}}},
-      {"two_stage",
-       {{"t2i_r1", two_t2i.t2i_r1},
-        {"t2i_r5", two_t2i.t2i_r5},
-        {"t2i_r10", two_t2i.t2i_r10},
-        {"i2t_r1", two_i2t.i2t_r1},
-        {"i2t_r5", two_i2t.i2t_r5},
-        {"i2t_r10", two_i2t.i2t_r10}}},
+       {{"t2i",
+         {{"r1", full.t2i_r1},
+          {"r5", full.t2i_r5},
+          {"r10", full.t2i_r10},
+          {"pair_scorings", two_stage() ? ni : 0},
+          {"ms_per_query", t2i_full_ms}}},
+        {"i2t",
+         {{"r1", full.i2t_r1},
+          {"r5", full.i2t_r5},
+          {"r10", full.i2t_r10},
+          {"pair_scorings", two_stage() ? nc : 0},
+          {"ms_per_query", i2t_full_ms}}}}},
   };
-  const double t2i_two = time_queries(false, true), t2i_full = time_queries(true, true);
-  const double i2t_two = time_queries(false, false), i2t_full = time_queries(true, false);
-  report["ms_per_query"] = {{"t2i_two_stage", t2i_two},
-                            {"t2i_exhaustive", t2i_full},
-                            {"i2t_two_stage", i2t_two},
-                            {"i2t_exhaustive", i2t_full}};
-  report["speedup"] = {{"t2i", t2i_full / t2i_two}, {"i2t", i2t_full / i2t_two}};
+  Json rows = Json::array();
+  for (int64_t k : ks) {
+    auto direction = [&](const CascadeRecall& c, double ms, double full_ms) {
+      return Json{{"candidate_recall", c.candidate_recall},
+                  {"r1", c.r1},
+                  {"r5", c.r5},
+                  {"r10", c.r10},
+                  {"pair_scorings", two_stage() ? c.pair_scorings : 0},
+                  {"ms_per_query", ms},
+                  {"speedup", full_ms / ms}};
+    };
+    const CascadeRecall t2i = cascade_recall(first_stage(impl.images, impl.captions, k), exact_t, t2i_truth);
+    const CascadeRecall i2t = cascade_recall(first_stage(impl.captions, impl.images, k), exact, i2t_truth);
+    rows.push_back({{"candidates", k},
+                    {"t2i", direction(t2i, time_queries(true, k, false), t2i_full_ms)},
+                    {"i2t", direction(i2t, time_queries(false, k, false), i2t_full_ms)}});
+  }
+  report["two_stage"] = rows;
   return report;
 }
 

@@ -14,13 +14,19 @@
 #include "scenematch/data/caption_graph.h"
 #include "scenematch/data/dataset.h"
 #include "scenematch/models/matcher.h"
+#include "scenematch/search/ann.h"
 
 namespace sm {
 
 struct IndexOptions {
   std::string checkpoint, data, split = "test", out;
-  // FAISS index_factory string over inner products: "Flat" (exact), "IVF16,Flat", "HNSW32", ...
+  // FAISS index_factory string over inner products: "Flat" (exact), "IVF1024,Flat", "HNSW32",
+  // "IVF1024,PQ64", "IVF1024,SQfp16", ...
   std::string factory = "Flat";
+  AnnParams ann;  // the search parameters recorded as the index's defaults (0: FAISS's own)
+  // An embedding model's checkpoint whose global embeddings are the first
+  // stage of a graph model's index (empty: the graph model's own).
+  std::string first_stage;
   bool captions = true;  // also index the captions (image-to-text search)
   std::string device = "cpu";
   int threads = 0;  // caption parser threads
@@ -45,6 +51,7 @@ struct SearchOptions {
   int64_t k = 10;
   int64_t candidates = 100;  // first-stage candidates re-scored by a graph model
   bool exhaustive = false;   // score every item with the full model instead
+  AnnParams ann;             // first-stage search parameters (0: the index's defaults)
 };
 
 struct SearchHit {
@@ -78,12 +85,21 @@ class SearchIndex {
   bool has_captions() const;
   // False for embedding models, whose first stage is the answer.
   bool two_stage() const;
+  // Throws Error when `options` ask for a first-stage parameter the index
+  // does not have or out of its range.
+  void check_options(const SearchOptions& options) const;
+  // The first-stage parameters a search with `options` uses, as JSON
+  // ({"nprobe": n} or {"efSearch": n}; empty for an exact first stage).
+  Json search_params(const SearchOptions& options) const;
 
-  // Two-stage (first stage top `candidates`, re-scored) against exhaustive
-  // scoring of the same model over the split's own captions and images:
-  // R@1/5/10 both ways and mean per-query time of each, on up to
-  // `timed_queries` queries per direction.
-  Json evaluate_two_stage(int64_t candidates, int64_t timed_queries = 100) const;
+  // Two-stage search against exhaustive scoring of the same model over the
+  // split's own captions and images, for each number of candidates K in
+  // `candidates`, both ways: the first stage's candidate recall, two-stage
+  // R@1/5/10 (a ground truth the first stage missed is a miss), full-model
+  // scorings per query, and mean time per query on up to `timed_queries`
+  // queries per direction. `options` gives the first stage's parameters.
+  Json evaluate_two_stage(const std::vector<int64_t>& candidates, const SearchOptions& options,
+                          int64_t timed_queries = 100) const;
 
  private:
   SearchIndex();

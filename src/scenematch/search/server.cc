@@ -6,6 +6,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -169,6 +170,10 @@ SearchRequest parse_search_request(const std::string& body_text, const ServerOpt
     if (!body["exhaustive"].is_boolean()) throw RequestError{422, "'exhaustive' must be true or false"};
     q.options.exhaustive = body["exhaustive"].get<bool>();
   }
+  // First-stage search parameters (0: the index's own); whether they fit the
+  // index's type is checked against the index.
+  q.options.ann.nprobe = integer_field(body, "nprobe", 0, 1, std::numeric_limits<int32_t>::max());
+  q.options.ann.ef_search = integer_field(body, "efSearch", 0, 1, kMaxEfSearch);
   if (q.by_text) {
     if (!body["text"].is_string()) throw RequestError{422, "'text' must be a string"};
     q.text = body["text"].get<std::string>();
@@ -215,6 +220,11 @@ struct SearchServer::Impl {
   Json search(const std::string& body_text) const {
     const SearchRequest q = parse_search_request(body_text, options);
     const SearchOptions& o = q.options;
+    try {
+      index.check_options(o);
+    } catch (const Error& e) {
+      throw RequestError{422, e.what()};
+    }
     const Split& split = index.split();
     SearchResult r;
     Json out, results = Json::array();
@@ -252,6 +262,7 @@ struct SearchServer::Impl {
     out["mode"] = r.mode;
     out["k"] = o.k;
     out["candidates"] = r.candidates;
+    if (!o.exhaustive) out["search_params"] = index.search_params(o);
     out["milliseconds"] = r.milliseconds;
     out["results"] = results;
     return out;
