@@ -29,6 +29,7 @@
 #include "scenematch/models/checkpoint.h"
 #include "scenematch/search/http.h"
 #include "scenematch/search/server.h"
+#include "support/untrained_checkpoint.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -165,14 +166,7 @@ int main(int argc, char** argv) {
               "requests", "errors");
   auto run = [&](const std::string& model, int64_t n) {
     const std::string dir = cat(root, "/", model, "_", n);
-    ModelBundle bundle;
-    bundle.name = model;
-    bundle.config = matcher_preset(model, "cpu");
-    bundle.config["feature_dim"] = kFeatures;
-    bundle.vocab = write_gallery(dir, n);
-    torch::manual_seed(0);
-    bundle.model = make_matcher(model, bundle.config, bundle.vocab);
-    save_checkpoint(dir + "/model.ckpt", bundle);
+    sm::testing::save_untrained_checkpoint(model, kFeatures, write_gallery(dir, n), dir + "/model.ckpt");
     IndexOptions o;
     o.checkpoint = dir + "/model.ckpt";
     o.data = dir;

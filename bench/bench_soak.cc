@@ -37,6 +37,7 @@
 #include "scenematch/search/server.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/untrained_checkpoint.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -132,14 +133,8 @@ int main(int argc, char** argv) {
   const std::string root = mkdtemp(tmpl);
   synth::SynthOptions world = synth::preset_options("tiny");
   synth::generate_dataset(root + "/world", world);
-  ModelBundle bundle;
-  bundle.name = "vsepp";
-  bundle.config = matcher_preset("vsepp", "cpu");
-  bundle.config["feature_dim"] = world.feat_dim;
-  bundle.vocab = dataset_vocab(root + "/world", 1);
-  torch::manual_seed(0);
-  bundle.model = make_matcher("vsepp", bundle.config, bundle.vocab);
-  save_checkpoint(root + "/vsepp.ckpt", bundle);
+  sm::testing::save_untrained_checkpoint("vsepp", world.feat_dim, dataset_vocab(root + "/world", 1),
+                                         root + "/vsepp.ckpt");
   IndexOptions io;
   io.checkpoint = root + "/vsepp.ckpt";
   io.data = root + "/world";

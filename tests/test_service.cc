@@ -22,6 +22,7 @@
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
 #include "support/temp_dir.h"
+#include "support/untrained_checkpoint.h"
 
 using namespace sm;
 namespace fs = std::filesystem;
@@ -56,14 +57,7 @@ class ServiceTest : public ::testing::Test {
     synth_options.seed = 5;
     synth::generate_dataset(root_ + "/world", synth_options);
 
-    ModelBundle bundle;
-    bundle.name = "vsepp";
-    bundle.config = matcher_preset("vsepp", "cpu");
-    bundle.config["feature_dim"] = 64;
-    bundle.vocab = dataset_vocab(root_ + "/world", 1);
-    torch::manual_seed(0);
-    bundle.model = make_matcher("vsepp", bundle.config, bundle.vocab);
-    save_checkpoint(root_ + "/vsepp.ckpt", bundle);
+    sm::testing::save_untrained_checkpoint("vsepp", 64, dataset_vocab(root_ + "/world", 1), root_ + "/vsepp.ckpt");
 
     IndexOptions o;
     o.checkpoint = root_ + "/vsepp.ckpt";
