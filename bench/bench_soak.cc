@@ -37,6 +37,7 @@
 #include "scenematch/search/server.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/loopback.h"
 #include "support/untrained_checkpoint.h"
 
 using namespace sm;
@@ -55,22 +56,11 @@ int64_t resident_kib() {
   return -1;
 }
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-  if (fd >= 0) ::close(fd);
-  return -1;
-}
-
 // Sends the headers of a 200-byte search body and half of it; then either
 // stalls until the server gives up (returns its status, 0 for none) or closes
 // at once (returns 0).
 int partial_body(int port, bool stall) {
-  const int fd = connect_to(port);
+  const int fd = sm::testing::connect_to(port);
   if (fd < 0) return 0;
   const std::string head =
       "POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -21,6 +21,7 @@
 #include "scenematch/search/server.h"
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
+#include "support/loopback.h"
 #include "support/temp_dir.h"
 #include "support/untrained_checkpoint.h"
 
@@ -33,17 +34,6 @@ constexpr int64_t kMaxK = 8;
 constexpr size_t kMaxBody = 2048, kMaxText = 200;
 constexpr double kReadTimeout = 1;
 constexpr int kWorkers = 4;
-
-// A raw loopback connection, for clients httplib would not make (stalled ones).
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-  return fd;
-}
 
 class ServiceTest : public ::testing::Test {
  protected:
@@ -213,7 +203,7 @@ TEST_F(ServiceTest, StalledClientsAreDroppedAndOthersStillServed) {
   // One stalled client per worker: half a request line, then nothing.
   std::vector<int> stalled;
   for (int i = 0; i < kWorkers; ++i) {
-    const int fd = connect_to(port_);
+    const int fd = sm::testing::connect_to(port_);
     ASSERT_GE(fd, 0);
     const std::string partial = "POST /search HTTP/1.1\r\nContent-Len";
     ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
