@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/core/config.h"
@@ -47,6 +52,28 @@ TEST(Vocab, LoadNamesTheFileAndAWordThatIsNotAString) {
   }
   write_file_atomic(path, R"({"words": ["<pad>", "<unk>"], "format": 1})");
   EXPECT_NO_THROW(Vocab::load(path));
+}
+
+// A process killed mid-write leaves PATH.tmp.<pid>; the next write of PATH
+// removes it, but keeps one whose writer still runs and leaves other names be.
+TEST(AtomicFile, NextWriteRemovesTheTemporaryOfADeadWriter) {
+  sm::testing::TempDir dir("sm_test_atomic");
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string path = dir.path() + "/last.ckpt";
+  const std::vector<std::string> left = {path + ".tmp." + std::to_string(dead),
+                                         path + ".tmp." + std::to_string(::getppid()), path + ".tmp.notapid",
+                                         dir.path() + "/best.ckpt.tmp." + std::to_string(dead)};
+  for (const auto& file : left) std::ofstream(file) << "half-written";
+  write_file_atomic(path, "whole");
+  EXPECT_FALSE(std::filesystem::exists(left[0])) << "the dead writer's temporary stayed";
+  EXPECT_TRUE(std::filesystem::exists(left[1])) << "a live writer's temporary was removed";
+  EXPECT_TRUE(std::filesystem::exists(left[2]));
+  EXPECT_TRUE(std::filesystem::exists(left[3])) << "another file's temporary was removed";
+  EXPECT_EQ(read_file(path), "whole");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())));
 }
 
 TEST(TripletLoss, PicksHardestNegative) {

@@ -1,9 +1,12 @@
 #include "scenematch/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -11,8 +14,33 @@
 #include "scenematch/core/error.h"
 
 namespace sm {
+namespace {
+
+// Removes PATH.tmp.<pid> files whose writer no longer runs (a process killed
+// mid-write leaves one behind; nothing ever reads it). A live pid's file is
+// kept: it may be another process writing the same path right now.
+void remove_dead_writers_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == getpid() || pid <= 0) continue;
+    std::error_code not_removed;  // a file that cannot be removed is simply left
+    if (::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(it->path(), not_removed);
+  }
+}
+
+}  // namespace
 
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& writer) {
+  remove_dead_writers_temporaries(path);
   std::string tmp = cat(path, ".tmp.", getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
