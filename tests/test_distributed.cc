@@ -166,6 +166,16 @@ TEST_P(DistributedTest, TwoRanksTrainAsOneProcessWithTheGlobalBatch) {
   const NpyArray s1 = NpyArray::open(run_dir("sims1.npy")), s2 = NpyArray::open(run_dir("sims2.npy"));
   ASSERT_EQ(s1.shape(), s2.shape());
   EXPECT_TRUE(torch::allclose(s1.rows(0, s1.rows()), s2.rows(0, s2.rows()), 1e-5, 1e-6));
+
+  // So do the probes, split over two ranks, with and without the image.
+  const std::string probe = cat("probe --checkpoint ", run_dir("one"), "/last.ckpt --data ", world(),
+                                " --split dev --blind --threads 1 --quiet --json");
+  const CliResult probe1 = run_cli(probe), probe2 = run_cli("launch --nproc 2 -- " + probe);
+  ASSERT_EQ(probe1.status, 0) << probe1.err;
+  ASSERT_EQ(probe2.status, 0) << probe2.err;
+  const Json report1 = Json::parse(probe1.out), report2 = Json::parse(probe2.out);
+  EXPECT_GT(report1["all"]["count"].get<int64_t>(), 2) << "too few probes to split";
+  EXPECT_EQ(report1, report2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DistributedTest, ::testing::Values("vsepp", "gsmn"));

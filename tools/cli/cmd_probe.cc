@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "scenematch/core/process_group.h"
 #include "scenematch/core/runtime.h"
 #include "scenematch/eval/ensemble.h"
 #include "scenematch/eval/probe_eval.h"
@@ -15,6 +16,7 @@ CommandRegistrar reg("probe", [](CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "probe", "accuracy on hard-negative probes (positive caption above every negative), per probe kind");
   static CommonOptions common;
+  static DistributedOptions distributed;
   static std::vector<std::string> checkpoints;
   static std::string data, split = "test";
   static bool blind = false;
@@ -27,8 +29,13 @@ CommandRegistrar reg("probe", [](CLI::App& app) {
                 "also score every probe with one fixed image (the split's mean features) for every image: the "
                 "text-only prior, shown beside each kind");
   add_common_options(cmd, common);
+  add_distributed_options(cmd, distributed);
   cmd->callback([] {
     apply_common_options(common);
+    // Ranks split the probes; rank 0 reports.
+    const auto group = join_process_group(distributed);
+    SimilarityOptions sim_options;
+    sim_options.group = group.get();
     EvalDataOptions options;
     options.probes = true;
     options.threads = common.threads;
@@ -36,9 +43,11 @@ CommandRegistrar reg("probe", [](CLI::App& app) {
         load_ensemble(checkpoints, data, split, parse_device(common.device), options);
     const Split& s = members.front().split();
     if (s.probes.empty()) fail(s.file("probes.jsonl"), ": holds no probes");
-    ProbeReport report = probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads));
-    if (blind) add_blind(report, probe_accuracy(s.probes, ensemble_probe_scores(members, {}, common.threads, true)));
+    ProbeReport report = probe_accuracy(s.probes, ensemble_probe_scores(members, sim_options, common.threads));
+    if (blind)
+      add_blind(report, probe_accuracy(s.probes, ensemble_probe_scores(members, sim_options, common.threads, true)));
 
+    if (group && !group->is_main()) return;
     const std::string models = ensemble_name(members);
     if (common.json)
       std::printf("%s\n", report.to_json().dump(2).c_str());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "scenematch/core/process_group.h"
 #include "scenematch/eval/ensemble.h"
 #include "scenematch/text/parse_cache.h"
 
@@ -66,22 +67,14 @@ void add_blind(ProbeReport& report, const ProbeReport& blind) {
   report.all.blind = blind.all.accuracy;
 }
 
-std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
-                                             const SimilarityOptions& o, int threads, bool blind) {
-  // Every probe caption in one list: probe p's captions start at first[p].
-  std::vector<std::string> texts;
-  std::vector<size_t> first;
-  for (const auto& p : probes) {
-    first.push_back(texts.size());
-    texts.push_back(p.positive);
-    texts.insert(texts.end(), p.negatives.begin(), p.negatives.end());
-  }
-  const std::vector<CaptionGraph> graphs =
-      caption_graphs(texts, b.split().file("probes.jsonl"), m.needs().parses, threads);
-  std::vector<const CaptionGraph*> graph_ptrs;
-  for (const auto& g : graphs) graph_ptrs.push_back(&g);
-  Encoding captions = encode_caption_graphs(m, b, graph_ptrs, o);
+namespace {
 
+// Scores of `probes` (their captions' graphs in `graphs`, probe p's from
+// first[p]); the work of probe_scores on one process.
+std::vector<std::vector<float>> score_probes(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
+                                             const std::vector<const CaptionGraph*>& graphs,
+                                             const std::vector<size_t>& first, const SimilarityOptions& o, bool blind) {
+  Encoding captions = encode_caption_graphs(m, b, graphs, o);
   std::vector<int64_t> images;
   for (const auto& p : probes) images.push_back(p.image);
   std::sort(images.begin(), images.end());
@@ -97,7 +90,7 @@ std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const
                                          : encode_images(m, b, images, o);
   std::vector<torch::Tensor> image_scores = score_per_image(m, image_encodings, captions, rows);
 
-  std::vector<float> flat(texts.size());
+  std::vector<float> flat(graphs.size());
   for (size_t k = 0; k < rows.size(); ++k) {
     auto s = image_scores[k].accessor<float, 1>();
     for (size_t r = 0; r < rows[k].size(); ++r) flat[rows[k][r]] = s[r];
@@ -105,6 +98,53 @@ std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const
   std::vector<std::vector<float>> scores;
   for (size_t p = 0; p < probes.size(); ++p)
     scores.emplace_back(flat.begin() + first[p], flat.begin() + first[p] + 1 + probes[p].negatives.size());
+  return scores;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
+                                             const SimilarityOptions& o, int threads, bool blind) {
+  // Every probe caption in one list: probe p's captions start at first[p].
+  // Every rank parses the whole list, so the parse cache is the same file
+  // whatever the number of ranks.
+  std::vector<std::string> texts;
+  std::vector<size_t> first;
+  for (const auto& p : probes) {
+    first.push_back(texts.size());
+    texts.push_back(p.positive);
+    texts.insert(texts.end(), p.negatives.begin(), p.negatives.end());
+  }
+  const std::vector<CaptionGraph> graphs =
+      caption_graphs(texts, b.split().file("probes.jsonl"), m.needs().parses, threads);
+  const auto [begin, end] =
+      o.group ? o.group->shard(static_cast<int64_t>(probes.size())) : std::pair<int64_t, int64_t>{0, probes.size()};
+  // This rank's probes, their captions' graphs, and where each one's start.
+  const size_t n = probes.size();
+  const size_t text_begin = static_cast<size_t>(begin) < n ? first[begin] : texts.size();
+  const size_t text_end = static_cast<size_t>(end) < n ? first[end] : texts.size();
+  const std::vector<Probe> local(probes.begin() + begin, probes.begin() + end);
+  std::vector<size_t> local_first;
+  for (int64_t p = begin; p < end; ++p) local_first.push_back(first[p] - text_begin);
+  std::vector<const CaptionGraph*> graph_ptrs;
+  for (size_t t = text_begin; t < text_end; ++t) graph_ptrs.push_back(&graphs[t]);
+  SimilarityOptions local_options = o;
+  local_options.group = nullptr;
+  std::vector<std::vector<float>> scores;
+  if (!local.empty()) scores = score_probes(m, b, local, graph_ptrs, local_first, local_options, blind);
+  if (!o.group) return scores;
+
+  // Every rank's scores, flattened in probe order, gathered in rank order.
+  std::vector<float> flat;
+  for (const auto& row : scores) flat.insert(flat.end(), row.begin(), row.end());
+  const torch::Tensor gathered =
+      o.group->all_gather_rows(torch::tensor(flat, torch::kFloat).reshape({-1, 1})).reshape({-1}).contiguous();
+  if (gathered.numel() != static_cast<int64_t>(texts.size()))
+    fail("probe: the ranks returned ", gathered.numel(), " scores for ", texts.size(), " probe captions");
+  const float* all = gathered.data_ptr<float>();
+  scores.clear();
+  for (size_t p = 0; p < probes.size(); ++p)
+    scores.emplace_back(all + first[p], all + first[p] + 1 + probes[p].negatives.size());
   return scores;
 }
 

@@ -36,7 +36,8 @@ void add_blind(ProbeReport& report, const ProbeReport& blind);
 // negative k. Each image is encoded once, the probe captions in batches, and
 // each image is scored only against its own probes' captions. Captions are
 // parsed when the model needs parses (cached next to SPLIT_probes.jsonl).
-// blind: every image is mean_image(b) instead.
+// blind: every image is mean_image(b) instead. With o.group, each rank scores
+// its share of the probes and every rank gets every probe's scores.
 std::vector<std::vector<float>> probe_scores(Matcher& m, const Batcher& b, const std::vector<Probe>& probes,
                                              const SimilarityOptions& o = {}, int threads = 0, bool blind = false);
 // The members' scores on their split's probes, averaged.
