@@ -6,6 +6,7 @@
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 #include "support/random_batches.h"
+#include "support/short_training.h"
 
 using namespace sm;
 
@@ -308,14 +309,6 @@ TEST(Gsmn, AdamStepsLowerTheLoss) {
   auto m = make(small_config("sparse"));
   auto images = random_images(8, 14);
   auto captions = random_captions(8, 15);
-  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(2e-3));
-  double first = 0, last = 0;
-  for (int step = 0; step < 40; ++step) {
-    opt.zero_grad();
-    auto out = m->loss(images, captions);
-    out.total.backward();
-    opt.step();
-    (step == 0 ? first : last) = out.total.item<double>();
-  }
+  const auto [first, last] = sm::testing::adam_steps(*m, images, captions, 2e-3, 40);
   EXPECT_LT(last, 0.5 * first);
 }

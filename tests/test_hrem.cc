@@ -6,6 +6,7 @@
 #include "scenematch/models/hrem.h"
 #include "scenematch/models/matcher.h"
 #include "support/random_batches.h"
+#include "support/short_training.h"
 
 using namespace sm;
 
@@ -411,16 +412,7 @@ TEST(Hrem, ShortTrainingLowersTheLoss) {
     MatcherPtr m = make_matcher("hrem", small_config(interaction), vocab);
     ImageBatch imgs = random_images(12);
     CaptionBatch caps = random_captions(12, vocab.size());
-    torch::optim::Adam adam(m->parameters(), torch::optim::AdamOptions(2e-3));
-    double first = 0, last = 0;
-    for (int step = 0; step < 40; ++step) {
-      LossOutput out = m->loss(imgs, caps);
-      if (step == 0) first = out.total.item<double>();
-      last = out.total.item<double>();
-      adam.zero_grad();
-      out.total.backward();
-      adam.step();
-    }
+    const auto [first, last] = sm::testing::adam_steps(*m, imgs, caps, 2e-3, 40);
     EXPECT_LT(last, 0.5 * first) << interaction << ": first " << first << " last " << last;
   }
 }

@@ -7,6 +7,7 @@
 #include "scenematch/models/matcher.h"
 #include "scenematch/models/resg.h"
 #include "support/random_batches.h"
+#include "support/short_training.h"
 
 using namespace sm;
 
@@ -263,14 +264,6 @@ TEST(Resg, AdamStepsLowerTheLoss) {
   auto model = small_model(small_config());
   auto images = random_images(8, 10);
   auto captions = random_captions(8, small_vocab().size(), 11);
-  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(2e-3));
-  double first = 0, last = 0;
-  for (int step = 0; step < 30; ++step) {
-    opt.zero_grad();
-    auto out = model->loss(images, captions);
-    out.total.backward();
-    opt.step();
-    (step == 0 ? first : last) = out.total.item<double>();
-  }
+  const auto [first, last] = sm::testing::adam_steps(*model, images, captions, 2e-3, 30);
   EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
 }

@@ -16,6 +16,7 @@
 #include "scenematch/synth/generator.h"
 #include "scenematch/train/run.h"
 #include "support/random_batches.h"
+#include "support/short_training.h"
 #include "support/temp_dir.h"
 
 using namespace sm;
@@ -278,15 +279,7 @@ TEST(Sgm, ShortTrainingLowersLoss) {
   auto m = make_model(21);
   ImageBatch images = make_images(8, 16);
   CaptionBatch captions = make_captions(8, 8, 17);
-  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(2e-3));
-  double first = 0, last = 0;
-  for (int step = 0; step < 30; ++step) {
-    opt.zero_grad();
-    LossOutput out = m->loss(images, captions);
-    out.total.backward();
-    opt.step();
-    (step == 0 ? first : last) = out.total.item<double>();
-  }
+  const auto [first, last] = sm::testing::adam_steps(*m, images, captions, 2e-3, 30);
   EXPECT_LT(last, 0.5 * first);
 }
 

@@ -4,6 +4,7 @@
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
 #include "support/random_batches.h"
+#include "support/short_training.h"
 
 using namespace sm;
 
@@ -155,15 +156,6 @@ TEST(VsePP, ShortTrainingLowersTheLoss) {
   MatcherPtr m = make_matcher("vsepp", small_config(), vocab);
   ImageBatch imgs = random_images(16);
   CaptionBatch caps = random_captions(16, vocab.size());
-  torch::optim::Adam adam(m->parameters(), torch::optim::AdamOptions(5e-3));
-  double first = 0, last = 0;
-  for (int step = 0; step < 60; ++step) {
-    LossOutput out = m->loss(imgs, caps);
-    if (step == 0) first = out.total.item<double>();
-    last = out.total.item<double>();
-    adam.zero_grad();
-    out.total.backward();
-    adam.step();
-  }
+  const auto [first, last] = sm::testing::adam_steps(*m, imgs, caps, 5e-3, 60);
   EXPECT_LT(last, 0.25 * first) << "first " << first << " last " << last;
 }
