@@ -92,6 +92,103 @@ TEST(SceneRules, ContainerNounsStayObjects) {
   EXPECT_TRUE(g.relations.empty());  // "of" alone is no relation
 }
 
+TEST(SceneRules, MeasureDeterminerGivesTheContainer) {
+  // "a basket filled with food and a cup of salsa": Link Grammar reads "a
+  // cup of" as a determiner of "salsa"
+  //             0      1            2              3        4             5
+  auto b = build(
+      "a/DET basket.n/NOUN filled.v/VERB with/ADP food.n/NOUN and.j-n/CCONJ "
+      // 6   7            8        9
+      "a/DET cup.n/NOUN of/ADP salsa.n/NOUN",
+      {"Ds(0,1)", "Ss(1,2)", "MVp(2,3)", "Ju(3,5)", "SJlp(4,5)", "SJrp(5,9)", "Dmu(7,9)", "Ds(6,7)", "OFd(7,8)",
+       "Jd(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.container(9), 7);
+  EXPECT_EQ(rules.container(4), 4);
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"basket|filled with|food", "basket|filled with|cup"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"basket", "food", "cup", "salsa"}));
+}
+
+TEST(SceneRules, MeasureDeterminerOfAPartitiveIsReadThrough) {
+  // "a bunch of bananas" read as a determiner phrase stays "bananas"
+  //             0           1          2             3       4           5
+  auto b = build("man.n/NOUN with/ADP a/DET bunch.n/NOUN of/ADP bananas.p/NOUN",
+                 {"Mp(0,1)", "Jp(1,5)", "Dmc(3,5)", "Ds(2,3)", "OFd(3,4)", "Jd(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.container(5), 5);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|with|bananas"}));
+}
+
+TEST(SceneRules, PhraseOnTheNounAfterOfDescribesTheContainer) {
+  // "a plate of food near a cup": Link Grammar hangs "near" on "food"
+  //             0      1            2        3             4          5      6
+  auto b = build("a/DET plate.n/NOUN of/ADP food.n/NOUN near/ADP a/DET cup.n/NOUN",
+                 {"Ds(0,1)", "Mf(1,2)", "Ju(2,3)", "Mp(3,4)", "Js(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.of_head(3), 1);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"plate|near|cup"}));
+  // "a picture of a man on a horse": the man is on the horse
+  //              0      1              2        3      4            5       6      7
+  auto c = build("a/DET picture.n/NOUN of/ADP a/DET man.n/NOUN on/ADP a/DET horse.n/NOUN",
+                 {"Ds(0,1)", "Mf(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).of_head(4), 4);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|on|horse"}));
+}
+
+TEST(SceneRules, ListAfterACommaContinuesTheObject) {
+  // "a bowl that has vegetables , pasta , and meat": Link Grammar
+  // coordinates "pasta and meat" and attaches it to nothing before
+  //             0      1           2          3           4                 5         6
+  auto b = build(
+      "a/DET bowl.n/NOUN that/DET has.v/VERB vegetables.n/NOUN ,/PUNCT pasta.n/NOUN "
+      // 7     8            9
+      ",/PUNCT and.j-n/CCONJ meat.n/NOUN",
+      {"Ds(0,1)", "Bs(1,3)", "R(1,2)", "RS(2,3)", "Op(3,4)", "SJlp(6,8)", "Xd(7,8)", "SJru(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.list_rest(4), 8);
+  EXPECT_EQ(rules.list_rest(6), -1);
+  EXPECT_EQ(rules.nouns(4), (std::vector<int>{4, 6, 9}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"bowl|has|vegetables", "bowl|has|pasta", "bowl|has|meat"}));
+  // "a dog with a ball , a man and a woman are ...": a comma the clause
+  // takes (linked from before) ends the list
+  auto c = build("dog.n/NOUN ,/PUNCT man.n/NOUN and.j-n/CCONJ woman.n/NOUN", {"Xx(0,1)", "SJls(2,3)", "SJrs(3,4)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).list_rest(0), -1);
+}
+
+TEST(SceneRules, ListWithoutCommasHungOnThePreposition) {
+  // "a desk with a monitor a keyboard and a laptop": Link Grammar gives
+  // "with" the monitor (J) and the "keyboard and laptop" (O)
+  //             0      1          2        3      4             5      6
+  auto b = build(
+      "a/DET desk.n/NOUN with/ADP a/DET monitor.n/NOUN a/DET keyboard.n/NOUN "
+      // 7           8      9
+      "and.j-n/CCONJ a/DET laptop/NOUN",
+      {"Ds(0,1)", "Mp(1,2)", "Opn(2,7)", "Js(2,4)", "Ds(3,4)", "SJls(6,7)", "Ds(5,6)", "SJrp(7,9)", "Dsu(8,9)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"desk|with|monitor", "desk|with|keyboard", "desk|with|laptop"}));
+}
+
+TEST(SceneRules, PhraseRightAfterAPassiveParticipleOnANounJoinsIt) {
+  // "a chair covered with a blanket": Link Grammar hangs "with" on "chair"
+  //             0      1            2               3         4      5
+  auto b = build("a/DET chair.n/NOUN covered.v/VERB with/ADP a/DET blanket.n/NOUN",
+                 {"Ds(0,1)", "Mv(1,2)", "Mp(1,3)", "Js(3,5)", "Ds(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"chair|covered with|blanket"}));
+}
+
+TEST(SceneRules, RelationalNounHungApartFromItsOfStillJoinsThePredicate) {
+  // "tables in front of a building": "front" (idiom with "in") and "of"
+  // each hang on "tables"
+  //             0             1        2             3        4      5
+  auto b = build("tables.p/NOUN in/ADP front.n/NOUN of/ADP a/DET building.n/NOUN",
+                 {"Mp(0,3)", "Mp(0,2)", "_IBLF(1,2)", "Js(3,5)", "Ds(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(3), (std::vector<int>{1, 2, 3}));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"tables|in front of|building"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"tables", "building"}));
+}
+
 TEST(SceneRules, ActionParticipleOnAnInanimateNounGoesToTheDoer) {
   // "people sitting under a tent playing instruments": Link Grammar hangs
   // "playing" on "tent"
@@ -131,6 +228,32 @@ TEST(SceneRules, RelativeClauseOnAThingInsideAPhraseGoesToThePerson) {
   auto b = build("man.n/NOUN in/ADP wheel.n/NOUN chair.n/NOUN who/PRON is.v/AUX holding.v/VERB bat.n/NOUN",
                  {"Mp(0,1)", "Js(1,3)", "AN(2,3)", "R(3,4)", "RS(4,5)", "Pg(5,6)", "Os(6,7)"});
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|in|chair", "man|holding|bat"}));
+}
+
+TEST(SceneRules, RelativeClauseGoesToThePersonRightBeforeIt) {
+  // "man looking at a woman that is smoking on the sidewalk": Link Grammar
+  // attaches "that" to "man"
+  //             0            1              2        3      4             5         6
+  auto b = build(
+      "man.n/NOUN looking.v/VERB at/ADP a/DET woman.n/NOUN that/DET is.v/AUX "
+      // 7            8        9
+      "smoking.v/VERB on/ADP sidewalk.n/NOUN",
+      {"Bs(0,6)", "R(0,5)", "RS(5,6)", "Mg(0,1)", "MVp(1,2)", "Js(2,4)", "Ds(3,4)", "Pg(6,7)", "MVp(7,8)", "Js(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.antecedent(5), 4);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|looking at|woman", "woman|smoking on|sidewalk"}));
+}
+
+TEST(SceneRules, RelativePronounTakenForTheSubjectStandsForTheNounBefore) {
+  // "a elephant that is standing in the grass": "a elephant" is rejected,
+  // so "that" is the subject and "elephant" is unlinked
+  //             0      1                2          3        4                5        6
+  auto b = build("a/DET elephant/NOUN that/DET is.v/AUX standing.v/VERB in/ADP grass.n/NOUN",
+                 {"Ss(2,3)", "MVp(3,5)", "Ou(3,4)", "Mp(4,5)", "Ju(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.antecedent(2), 1);
+  EXPECT_EQ(rules.subjects(4), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"elephant|standing in|grass"}));
 }
 
 TEST(SceneRules, PassiveParticipleTakesTheAgentAsSubject) {
@@ -354,6 +477,9 @@ TEST(SceneRules, ImplausibleReadingsAreCounted) {
   // "fire hydrant sitting.g next to": an -ing compound head that takes a phrase
   EXPECT_EQ(implausibility({"hydrant", "sitting", "to"}, {"n", "g", ""}, links({{"AN", "", 0, 1}, {"M", "p", 1, 2}})),
             1);
+  // "is being.n held": "being" after "is" that carries no participle
+  EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "n", "v"}, links({{"S", "s", 1, 2}})), 1);
+  EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "v", "v"}, links({{"P", "g", 0, 1}, {"P", "v", 1, 2}})), 0);
   // "a skateboarding trick", "rock climbing": nothing implausible
   EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);
   EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);

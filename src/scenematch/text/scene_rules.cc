@@ -120,6 +120,14 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     score += is_animate_noun(words[w]) || is_colour_word(words[w]);
     score += w > 0 && is_colour_word(words[w - 1]);
   }
+  // "is being held by": "being" after a form of "be" is the passive's
+  // auxiliary, never a noun or a subject
+  for (size_t w = 1; w < words.size(); ++w) {
+    if (words[w] != "being" || !is_be_form(words[w - 1])) continue;
+    score += std::none_of(links.begin(), links.end(), [&](const Link& l) {
+      return l.left == static_cast<int>(w) && l.base == "P" && l.right > l.left;
+    });
+  }
   for (const Link& l : links) {
     if (l.base != "AN" || !ends_with(words[l.right], "ing")) continue;
     const bool takes_phrase = std::any_of(links.begin(), links.end(), [&](const Link& m) {
@@ -195,9 +203,68 @@ int SceneRules::read_through(int t) const {
 std::vector<int> SceneRules::nouns(int t) const {
   std::vector<int> out;
   for (int m : coordinated(t))
-    for (int r : coordinated(read_through(m)))  // "lots of hair and a jacket"
-      if (noun(r)) out.push_back(r);
+    for (int r : coordinated(read_through(m))) {  // "lots of hair and a jacket"
+      if (!noun(r)) continue;
+      out.push_back(container(r));
+      if (const int rest = list_rest(r); rest >= 0)
+        for (int more : nouns(rest)) out.push_back(more);
+    }
   return out;
+}
+
+int SceneRules::container(int t) const {
+  int found = t;
+  each(t, "D", -1, [&](int d, const Link&) {
+    if (!noun(d) || is_partitive_noun(word(d))) return;  // "a bunch of bananas": read through
+    each(d, "OF", +1, [&](int of, const Link&) {
+      each(of, "J", +1, [&](int o, const Link&) {
+        if (o == t) found = d;
+      });
+    });
+  });
+  return found;
+}
+
+int SceneRules::list_rest(int t) const {
+  const int comma = t + 1;
+  if (comma >= n_ || word(comma) != ",") return -1;
+  for (int k : at_[comma])
+    if (lk_.links[k].left <= t) return -1;  // the comma belongs to what comes before
+  // the first member's phrase starts right after the comma
+  int first = comma + 1;
+  while (first < n_ && (pos_[first] == Pos::DET || pos_[first] == Pos::ADJ || pos_[first] == Pos::NUM)) ++first;
+  while (first + 1 < n_ && noun(first + 1)) ++first;  // "coffee brewer"
+  if (first >= n_ || !noun(first)) return -1;
+  int conjunction = -1;
+  each(first, "SJ", +1, [&](int c, const Link&) {
+    if (pos_[c] == Pos::CCONJ) conjunction = c;
+  });
+  if (conjunction < 0) return -1;
+  for (int k : at_[conjunction]) {
+    const Link& l = lk_.links[k];
+    if (l.left <= t && l.right == conjunction) return -1;  // attached before t: not t's list
+  }
+  return conjunction;
+}
+
+int SceneRules::antecedent(int pronoun) const {
+  if (pronoun > 0 && noun(pronoun - 1) && is_animate_noun(word(pronoun - 1))) return pronoun - 1;
+  int linked = -1;
+  each(pronoun, "R", -1, [&](int t, const Link&) { linked = t; });
+  if (linked >= 0) return linked;
+  return pronoun > 0 && noun(pronoun - 1) ? pronoun - 1 : -1;
+}
+
+int SceneRules::of_head(int t) const {
+  if (is_animate_noun(word(t))) return t;
+  int head = t;
+  each(t, "J", -1, [&](int of, const Link&) {
+    if (word(of) != "of") return;
+    each(of, "M", -1, [&](int h, const Link&) {
+      if (noun(h) && !is_partitive_noun(word(h)) && !relational_noun(word(h))) head = h;
+    });
+  });
+  return head;
 }
 
 bool SceneRules::passive(int v) const {
@@ -295,7 +362,16 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
   each(v, "S", -1, add_doers);
   each(v, "SI", +1, add_nouns);
   // "a man who is riding", "an elephant that is standing"
-  each(v, "RS", -1, [&](int who, const Link&) { each(who, "R", -1, [&](int t, const Link& l) { add_doers(t, l); }); });
+  each(v, "RS", -1, [&](int who, const Link& l) {
+    if (const int t = antecedent(who); t >= 0) add_doers(t, l);
+  });
+  // "a elephant that is standing": a relative pronoun Link Grammar takes
+  // for the subject, its antecedent left unlinked
+  each(v, "S", -1, [&](int who, const Link& l) {
+    bool relative = word(who) == "that" || word(who) == "who" || word(who) == "which";
+    each(who, "R", -1, [&](int, const Link&) { relative = false; });  // RS handles those
+    if (relative && antecedent(who) >= 0) add_doers(antecedent(who), l);
+  });
   for (int k : at_[v]) {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
@@ -353,6 +429,12 @@ std::vector<int> SceneRules::phrase(int t) const {
       for (int m : {l.left, l.right})
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
+  // "tables in front of a building": Link Grammar may hang "front" (with
+  // its idiom "in") and "of" on the noun separately
+  if (word(t) == "of" && t > 0 && relational_noun(word(t - 1))) {
+    const auto idiom = phrase(t - 1);
+    if (idiom.size() > 1) out.insert(out.end(), idiom.begin(), idiom.end());
+  }
   // "next to" / "close to" / "outside of" when not parsed as an idiom
   if (t > 0 && ((word(t) == "to" && (word(t - 1) == "next" || word(t - 1) == "close")) ||
                 (word(t) == "of" && (word(t - 1) == "outside" || word(t - 1) == "out"))))
@@ -498,12 +580,18 @@ void SceneRules::relations_from_prepositions() {
     each(p, "J", +1, [&](int t, const Link&) {
       for (int m : nouns(t)) objects.push_back(m);
     });
+    // "a desk with a monitor a keyboard and a laptop": the list without a
+    // comma Link Grammar hangs on the preposition as an object (O)
+    if (pos_[p] == Pos::ADP)
+      each(p, "O", +1, [&](int t, const Link&) {
+        for (int m : nouns(t)) objects.push_back(m);
+      });
     if (objects.empty()) continue;
     std::vector<int> pred = phrase(p);
     std::vector<int> noun_heads, verbs;
     for (int h : preposition_heads(p)) {
       if (noun(h))
-        noun_heads.push_back(read_through(h));
+        noun_heads.push_back(of_head(read_through(h)));
       else if (verbal(h))
         verbs.push_back(h);
     }
@@ -518,11 +606,13 @@ void SceneRules::relations_from_prepositions() {
         for (int o : objects) add(o, phrase(participle), h);
         continue;
       }
-      // "a giraffe standing next to a tree": a phrase right after the noun's
-      // intransitive participle belongs to the participle
+      // "a giraffe standing next to a tree", "a chair covered with a
+      // blanket": a phrase right after the noun's intransitive or passive
+      // participle belongs to the participle
       int participle = -1;
       each(h, "M", +1, [&](int v, const Link& l) {
-        if (!l.sub.empty() && l.sub[0] == 'g' && v + 1 == pred.front() && !has_object(v)) participle = v;
+        if (!l.sub.empty() && (l.sub[0] == 'g' || l.sub[0] == 'v') && v + 1 == pred.front() && !has_object(v))
+          participle = v;
       });
       std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
       full.insert(full.end(), pred.begin(), pred.end());
@@ -581,7 +671,7 @@ bool SceneRules::heads_object(int t) const {
   bool modifier = false;
   each(t, "AN", +1, [&](int, const Link&) { modifier = true; });
   each(t, "A", +1, [&](int h, const Link&) { modifier |= noun(h); });  // guessed as an adjective
-  each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h); });
+  each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h) && container(h) != t; });
   each(t, "AJ", 0, [&](int, const Link&) { modifier = true; });  // "white" in "red and white shirts"
   return !modifier;
 }

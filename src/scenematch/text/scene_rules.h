@@ -45,7 +45,8 @@ int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
 // verb ("young man.v sitting"), a colour word read as a verb or right before
 // one ("and blue.v shorts", "white shorts.v looking"), and a noun compound
 // whose head is an -ing word that goes on to take a phrase ("the man
-// sitting.g on", "fire hydrant sitting.g next to").
+// sitting.g on", "fire hydrant sitting.g next to"), and "being" after a
+// form of "be" that does not carry a participle (P: "is being.n held").
 int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
                    const std::vector<Link>& links);
 
@@ -59,8 +60,26 @@ class SceneRules {
 
   // Members of a coordination ("a man and a woman" -> man, woman), else {t}.
   std::vector<int> coordinated(int t) const;
-  // Nouns of coordinated(t), each read through partitives.
+  // Nouns of coordinated(t), each read through partitives, as containers
+  // (container()) and with the rest of a list Link Grammar leaves apart
+  // (list_rest()).
   std::vector<int> nouns(int t) const;
+  // "a cup of salsa" read as a determiner phrase ("a cup of" on "salsa"):
+  // the container "cup", which the conventions make the object; else t.
+  int container(int t) const;
+  // "vegetables , pasta , and meat": a coordination that starts after the
+  // comma following noun t and that Link Grammar attaches to nothing before
+  // it continues t's list; that conjunction, else -1.
+  int list_rest(int t) const;
+  // "a woman that is smoking", "an elephant that is standing": the noun a
+  // relative pronoun stands for: the person or animal right before it,
+  // else the antecedent Link Grammar links (R), else the noun right before
+  // it; -1 when none.
+  int antecedent(int pronoun) const;
+  // "a plate of food near a cup": a phrase Link Grammar hangs on the noun
+  // after "of" describes the container before it ("plate"), unless that
+  // noun is a person or animal ("a picture of a man on a horse"); else t.
+  int of_head(int t) const;
   // "lots of luggage", "a group of people", "a pair of scissors": the noun
   // after "of"; t when t is no partitive or has no "of" object.
   int read_through(int t) const;
