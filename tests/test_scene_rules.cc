@@ -189,6 +189,50 @@ TEST(SceneRules, RelationalNounHungApartFromItsOfStillJoinsThePredicate) {
   EXPECT_EQ(object_words(g), (std::set<std::string>{"tables", "building"}));
 }
 
+TEST(SceneRules, ParticipleReadAsAnAdjectiveTakingAPhraseIsAPassiveVerb) {
+  // "people are engaged in a game"
+  //             0              1           2              3         4      5
+  auto b = build("people.p/NOUN are.v/AUX engaged.a/ADJ in/ADP a/DET game.s/NOUN",
+                 {"Spx(0,1)", "Pa(1,2)", "MVp(2,3)", "Js(3,5)", "Ds(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.participle_adjective_subjects(2), (std::vector<int>{0}));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"people|engaged in|game"}));
+  for (const auto& o : g.objects) EXPECT_TRUE(o.attributes.empty()) << o.word;
+  // "the dog is tired": no phrase, an attribute
+  auto c = build("dog.n/NOUN is.v/AUX tired.a/ADJ", {"Ss(0,1)", "Pa(1,2)"});
+  EXPECT_TRUE(SceneRules(c.g, c.lk).participle_adjective_subjects(2).empty());
+  EXPECT_EQ(graph(c).objects.at(0).attributes, (std::vector<std::string>{"tired"}));
+}
+
+TEST(SceneRules, ParticleOnANounPassesThePhraseToTheNoun) {
+  // "throws a ball out onto a field": Link Grammar hangs "out" on "ball" (Ma)
+  //             0          1              2           3          4      5
+  auto b = build("girl.n/NOUN throws.v/VERB ball.s/NOUN out.a/ADP onto/ADP field.n/NOUN",
+                 {"Ss(0,1)", "Os(1,2)", "Ma(2,3)", "MVp(3,4)", "Js(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).preposition_heads(4), (std::vector<int>{2}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"girl|throws|ball", "ball|onto|field"}));
+}
+
+TEST(SceneRules, CoordinationAcrossAPhraseOnAPerson) {
+  // "two men in white shirts and another person": the person is no shirt
+  //             0           1          2         3           4         5
+  auto b = build("men.p/NOUN in/ADP shirts.n/NOUN and.j-n/CCONJ another/DET person.n/NOUN",
+                 {"Mp(0,1)", "Ju(1,3)", "SJlp(2,3)", "SJrs(3,5)", "Ds(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).phrase_objects(1), (std::vector<int>{2}));
+  // "man in a jersey and white shorts": Link Grammar coordinates "man" and
+  // "shorts"
+  //              0            1        2             3             4             5
+  auto c = build("man.n/NOUN in/ADP jersey.n/NOUN and.j-n/CCONJ white.a/ADJ shorts.n/NOUN",
+                 {"SJls(0,3)", "Mp(0,1)", "Js(1,2)", "SJrp(3,5)", "A(4,5)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).phrase_objects(1), (std::vector<int>{2, 5}));
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|in|jersey", "man|in|shorts"}));
+  // "a woman with a dog and a cat": people and animals alike, all kept
+  auto d = build("woman.n/NOUN with/ADP dog.n/NOUN and.j-n/CCONJ cat.n/NOUN",
+                 {"Mp(0,1)", "Ju(1,3)", "SJls(2,3)", "SJrs(3,4)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).phrase_objects(1), (std::vector<int>{2, 4}));
+}
+
 TEST(SceneRules, ActionParticipleOnAnInanimateNounGoesToTheDoer) {
   // "people sitting under a tent playing instruments": Link Grammar hangs
   // "playing" on "tent"

@@ -493,6 +493,9 @@ std::vector<int> SceneRules::preposition_heads(int p) const {
         for (int j : at_[h]) {
           const Link& m = lk_.links[j];
           if (m.right == h && verbal(m.left) && (m.base == "K" || (m.base == "P" && m.sub == "a"))) h = m.left;
+          // "throws a ball out onto a field": a particle Link Grammar hangs
+          // on the noun (Ma) passes the phrase to the noun
+          if (m.right == h && noun(m.left) && m.base == "M" && m.sub == "a") h = m.left;
         }
       heads.push_back(h);
     }
@@ -576,16 +579,7 @@ void SceneRules::relations_from_objects() {
 // praying over an urn").
 void SceneRules::relations_from_prepositions() {
   for (int p = 0; p < n_; ++p) {
-    std::vector<int> objects;
-    each(p, "J", +1, [&](int t, const Link&) {
-      for (int m : nouns(t)) objects.push_back(m);
-    });
-    // "a desk with a monitor a keyboard and a laptop": the list without a
-    // comma Link Grammar hangs on the preposition as an object (O)
-    if (pos_[p] == Pos::ADP)
-      each(p, "O", +1, [&](int t, const Link&) {
-        for (int m : nouns(t)) objects.push_back(m);
-      });
+    const std::vector<int> objects = phrase_objects(p);
     if (objects.empty()) continue;
     std::vector<int> pred = phrase(p);
     std::vector<int> noun_heads, verbs;
@@ -594,6 +588,12 @@ void SceneRules::relations_from_prepositions() {
         noun_heads.push_back(of_head(read_through(h)));
       else if (verbal(h))
         verbs.push_back(h);
+      // "people are engaged in a game": the participle joins the predicate
+      for (int s : participle_adjective_subjects(h)) {
+        std::vector<int> full = {h};
+        full.insert(full.end(), pred.begin(), pred.end());
+        for (int o : objects) add(s, full, o);
+      }
     }
     const bool verb_first = std::any_of(verbs.begin(), verbs.end(), [&](int v) {
       return pos_[v] == Pos::VERB && v + 1 == pred.front() && !has_object(v) && !be(v);
@@ -647,6 +647,53 @@ void SceneRules::relations_from_prepositions() {
         }
     }
   }
+}
+
+std::vector<int> SceneRules::participle_adjective_subjects(int a) const {
+  std::vector<int> out;
+  if (pos_[a] != Pos::ADJ || !ends_with(word(a), "ed")) return out;
+  bool takes_phrase = false;
+  each(a, "MV", +1, [&](int p, const Link&) { takes_phrase |= pos_[p] == Pos::ADP; });
+  if (!takes_phrase) return out;
+  each(a, "P", -1, [&](int v, const Link& l) {
+    if (l.sub.empty() || l.sub[0] != 'a' || !be(v)) return;
+    for (int s : subjects(v)) out.push_back(s);
+  });
+  return out;
+}
+
+std::vector<int> SceneRules::phrase_objects(int p) const {
+  std::vector<int> objects;
+  each(p, "J", +1, [&](int t, const Link&) {
+    for (int m : nouns(t)) objects.push_back(m);
+  });
+  // "a desk with a monitor a keyboard and a laptop": the list without a
+  // comma Link Grammar hangs on the preposition as an object (O)
+  if (pos_[p] == Pos::ADP)
+    each(p, "O", +1, [&](int t, const Link&) {
+      for (int m : nouns(t)) objects.push_back(m);
+    });
+  if (objects.empty()) return objects;
+  std::vector<int> people;  // the person or animal nouns the phrase is on
+  each(p, "M", -1, [&](int h, const Link&) {
+    if (noun(h) && is_animate_noun(word(h))) people.push_back(h);
+  });
+  if (people.empty()) return objects;
+  auto animate = [&](int t) { return is_animate_noun(word(t)); };
+  // "two men in white shirts and another person": after a thing, a person
+  // in the list is another subject, not worn
+  if (!animate(objects.front()))
+    objects.erase(std::remove_if(objects.begin() + 1, objects.end(), animate), objects.end());
+  // "man in an orange jersey and white shorts": Link Grammar coordinates
+  // the man with the shorts; the shorts continue the phrase's object
+  const int last = *std::max_element(objects.begin(), objects.end());
+  for (int h : people)
+    each(h, "SJ", +1, [&](int c, const Link&) {
+      if (pos_[c] != Pos::CCONJ || c < last) return;
+      for (int m : nouns(c))
+        if (m > c && !animate(m)) objects.push_back(m);
+    });
+  return objects;
 }
 
 bool SceneRules::plural(int t) const {
@@ -718,7 +765,7 @@ std::vector<int> SceneRules::attributes(int t) const {
   // "the dog is brown": predicative adjectives (Pa) describe the subject
   for (int v = 0; v < n_; ++v)
     each(v, "P", +1, [&](int a, const Link& l) {
-      if (l.sub.empty() || l.sub[0] != 'a' || pos_[a] == Pos::VERB) return;
+      if (l.sub.empty() || l.sub[0] != 'a' || pos_[a] == Pos::VERB || !participle_adjective_subjects(a).empty()) return;
       auto s = subjects(v);
       if (std::find(s.begin(), s.end(), t) != s.end()) add_adjectives(a);
     });

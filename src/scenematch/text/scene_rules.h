@@ -117,6 +117,16 @@ class SceneRules {
   // intransitive -ing verb right before p takes it, and a verb gives it up to
   // its complement.
   std::vector<int> preposition_heads(int p) const;
+  // "people are engaged in a game": an -ed word Link Grammar reads as a
+  // predicative adjective (Pa) that takes a prepositional phrase is a
+  // passive verb, said of the subjects of "be"; those subjects, else {}.
+  std::vector<int> participle_adjective_subjects(int a) const;
+  // The objects of preposition p (J, or O for a list without commas),
+  // repaired around a coordination when the phrase is on a person or
+  // animal: a person after a thing in the list is no object ("men in white
+  // shirts and another person"), and a thing Link Grammar coordinates with
+  // that person after the phrase is one ("man in a jersey and white shorts").
+  std::vector<int> phrase_objects(int p) const;
   // Tokens of a multiword predicate: idioms ("in front of", "next to"),
   // verb particles ("picking up").
   std::vector<int> phrase(int t) const;
