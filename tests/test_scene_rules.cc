@@ -134,6 +134,11 @@ TEST(SceneRules, PhraseOnTheNounAfterOfDescribesTheContainer) {
                  {"Ds(0,1)", "Mf(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
   EXPECT_EQ(SceneRules(c.g, c.lk).of_head(4), 4);
   EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|on|horse"}));
+  // "a player on top of a log next to a snowboard": "of" of "on top of"
+  //              0              1        2          3        4           5        6       7
+  auto d = build("player.n/NOUN on/ADP top.n/NOUN of/ADP log.n/NOUN next/ADP to/ADP snowboard.n/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mf(0,3)", "Js(3,4)", "Mp(4,6)", "_IBJH(5,6)", "Js(6,7)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).of_head(4), 4);
 }
 
 TEST(SceneRules, ListAfterACommaContinuesTheObject) {
@@ -233,6 +238,25 @@ TEST(SceneRules, CoordinationAcrossAPhraseOnAPerson) {
   EXPECT_EQ(SceneRules(d.g, d.lk).phrase_objects(1), (std::vector<int>{2, 4}));
 }
 
+TEST(SceneRules, PhraseOnAnOpeningConjunctionIsSaidOfTheSubject) {
+  // "while in a restaurant a man is playing"
+  //             0               1        2                  3            4        5
+  auto b = build("while/SCONJ in/ADP restaurant.n/NOUN man.n/NOUN is.v/AUX playing.v/VERB",
+                 {"CO(0,3)", "Mp(0,1)", "Js(1,2)", "Ss(3,4)", "Pg(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).preposition_heads(1), (std::vector<int>{3}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|in|restaurant"}));
+}
+
+TEST(SceneRules, RelationalNounOfAPronounGivesNoRelation) {
+  // "a girl on each side of him": "him" is no object, "side" no place
+  //             0            1        2          3              4        5
+  auto b = build("girl.n/NOUN on/ADP each/DET side.n/NOUN of/ADP him/PRON",
+                 {"Mf(0,4)", "Mp(0,1)", "Js(1,3)", "Ds(2,3)", "Jp(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.of_pronoun(3));
+  EXPECT_TRUE(graph(b).relations.empty());
+}
+
 TEST(SceneRules, ActionParticipleOnAnInanimateNounGoesToTheDoer) {
   // "people sitting under a tent playing instruments": Link Grammar hangs
   // "playing" on "tent"
@@ -309,6 +333,18 @@ TEST(SceneRules, PassiveParticipleTakesTheAgentAsSubject) {
   EXPECT_TRUE(rules.passive(2));
   EXPECT_FALSE(rules.passive(1));
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|ridden|horse"}));
+}
+
+TEST(SceneRules, BeingTakenForTheSubjectOfAPassive) {
+  // "a woman is being held by a man": Link Grammar links "being" to "held"
+  // as its subject and leaves it unlinked to "is"
+  //             0             1        2              3             4          5
+  auto b = build("woman.n/NOUN is.v/AUX being.v/AUX held.q-d/VERB by/ADP man.n/NOUN",
+                 {"Ss(0,1)", "Ss(2,3)", "MVp(3,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.passive(3));
+  EXPECT_EQ(rules.subjects(3), (std::vector<int>{0}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|held|woman"}));
 }
 
 TEST(SceneRules, PassiveOnTheVerb) {

@@ -259,7 +259,8 @@ int SceneRules::of_head(int t) const {
   if (is_animate_noun(word(t))) return t;
   int head = t;
   each(t, "J", -1, [&](int of, const Link&) {
-    if (word(of) != "of") return;
+    // "on top of a log next to a snowboard": the "of" of a spatial preposition
+    if (word(of) != "of" || relational_noun(word(of - 1))) return;
     each(of, "M", -1, [&](int h, const Link&) {
       if (noun(h) && !is_partitive_noun(word(h)) && !relational_noun(word(h))) head = h;
     });
@@ -274,6 +275,7 @@ bool SceneRules::passive(int v) const {
     if (l.right != v || l.sub.empty()) continue;
     if ((l.base == "P" || l.base == "M") && l.sub[0] == 'v') return true;          // "is chased", "a plate topped"
     if (l.base == "P" && l.sub[0] == 'a' && word(l.left) == "being") return true;  // "being ridden" read as Pa
+    if (l.base == "S" && word(l.left) == "being") return true;  // "is being held" with "being" as its subject
   }
   return false;
 }
@@ -361,6 +363,16 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
   // the clothes for the subject
   each(v, "S", -1, add_doers);
   each(v, "SI", +1, add_nouns);
+  // "a woman is being held": Link Grammar may take "being" for the
+  // participle's subject and leave it unlinked to "is"
+  each(v, "S", -1, [&](int being, const Link&) {
+    if (word(being) == "being") add_subjects_of(being);
+  });
+  if (word(v) == "being" && v > 0 && be(v - 1)) {
+    bool linked = false;
+    for (int k : at_[v]) linked |= lk_.links[k].left == v - 1;
+    if (!linked) add_subjects_of(v - 1);
+  }
   // "a man who is riding", "an elephant that is standing"
   each(v, "RS", -1, [&](int who, const Link& l) {
     if (const int t = antecedent(who); t >= 0) add_doers(t, l);
@@ -497,6 +509,12 @@ std::vector<int> SceneRules::preposition_heads(int p) const {
           // on the noun (Ma) passes the phrase to the noun
           if (m.right == h && noun(m.left) && m.base == "M" && m.sub == "a") h = m.left;
         }
+      // "while in a restaurant a man is playing": an opening conjunction
+      // (CO) passes the phrase to the subject it opens on
+      if (pos_[h] == Pos::SCONJ)
+        each(h, "CO", +1, [&](int s, const Link&) {
+          if (noun(s)) h = s;
+        });
       heads.push_back(h);
     }
   }
@@ -533,12 +551,20 @@ std::vector<int> SceneRules::through_relational_noun(int t, std::vector<int>& pr
   return targets;
 }
 
+bool SceneRules::of_pronoun(int t) const {
+  if (!relational_noun(word(t)) || t + 1 >= n_ || word(t + 1) != "of") return false;
+  bool pronoun = false;
+  each(t + 1, "J", +1, [&](int o, const Link&) { pronoun |= pos_[o] == Pos::PRON; });
+  return pronoun;
+}
+
 void SceneRules::add(int s, std::vector<int> pred, int o) {
   if (s == o || s < 0 || o < 0 || time_noun(word(o))) return;
   if (auto targets = through_relational_noun(o, pred); !targets.empty()) {
     for (int m : targets) add(s, pred, m);
     return;
   }
+  if (of_pronoun(o)) return;
   std::string p;
   for (int t : pred) {
     predicate_token_.insert(t);

@@ -134,6 +134,9 @@ class SceneRules {
   // predicate; returns the extended predicate and X, or {} when t is no
   // relational noun with an "of" object.
   std::vector<int> through_relational_noun(int t, std::vector<int>& pred) const;
+  // "on each side of him": a relational noun whose "of" object is a
+  // pronoun, which is no object; such a phrase gives no relation.
+  bool of_pronoun(int t) const;
   // Whether a noun heads its own phrase (not a compound modifier, partitive
   // or part of a preposition).
   bool heads_object(int t) const;
