@@ -181,6 +181,18 @@ TEST(SceneRules, PhraseRightAfterAPassiveParticipleOnANounJoinsIt) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"chair|covered with|blanket"}));
 }
 
+TEST(SceneRules, PassiveParticipleOnTheObjectOfWithIsSaidOfItsNoun) {
+  // "a pizza with several toppings served on a tray"
+  //             0            1         2                 3               4         5
+  auto b = build("pizza.s/NOUN with/ADP toppings.n/NOUN served.v/VERB on/ADP tray.n/NOUN",
+                 {"Mp(0,1)", "Jp(1,2)", "Mp(2,4)", "Mv(2,3)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"pizza|with|toppings", "pizza|served on|tray"}));
+  // "people with dogs sitting on a bench": an -ing participle stays with its noun
+  auto c = build("people.p/NOUN with/ADP dogs.p/NOUN sitting.v/VERB on/ADP bench.n/NOUN",
+                 {"Mp(0,1)", "Jp(1,2)", "Mp(2,4)", "Mg(2,3)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"people|with|dogs", "dogs|sitting on|bench"}));
+}
+
 TEST(SceneRules, RelationalNounHungApartFromItsOfStillJoinsThePredicate) {
   // "tables in front of a building": "front" (idiom with "in") and "of"
   // each hang on "tables"

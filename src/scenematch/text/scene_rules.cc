@@ -643,7 +643,16 @@ void SceneRules::relations_from_prepositions() {
       std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
       full.insert(full.end(), pred.begin(), pred.end());
       // "people in a temple praying over an urn": the people pray
-      const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      // "a pizza with several toppings served on a tray": a passive
+      // participle on the object of "with" is said of the noun "with" is on
+      if (participle >= 0 && passive(participle))
+        each(h, "J", -1, [&](int with, const Link&) {
+          if (word(with) == "with")
+            each(with, "M", -1, [&](int x, const Link&) {
+              if (noun(x)) subject = x;
+            });
+        });
       for (int doer : nouns(subject))
         for (int o : objects) add(doer, full, o);
     }
