@@ -161,6 +161,25 @@ TEST(SceneRules, ListAfterACommaContinuesTheObject) {
   EXPECT_EQ(SceneRules(c.g, c.lk).list_rest(0), -1);
 }
 
+TEST(SceneRules, ThingAfterAnAndJoiningClausesContinuesTheList) {
+  // "workers wearing yellow vests and blue hats are outside working": Link
+  // Grammar joins two clauses at "and" (W to "hats")
+  //             0                1                2             3               4           5
+  auto b = build(
+      "workers.n/NOUN wearing.v/VERB vests.n/NOUN and.ij/CCONJ blue.a/ADJ hats.n/NOUN "
+      // 6          7
+      "are.v/AUX working.g/VERB",
+      {"Mg(0,1)", "Op(1,2)", "WV(3,6)", "Wdc(3,5)", "A(4,5)", "Spx(5,6)", "Pg(6,7)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.clause_rest(2), 5);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"workers|wearing|vests", "workers|wearing|hats"}));
+  // "a man holding a cup and a woman is smiling": the woman is no cup
+  auto c = build("man.n/NOUN holding.v/VERB cup.n/NOUN and.ij/CCONJ woman.n/NOUN is.v/AUX smiling.g/VERB",
+                 {"Mg(0,1)", "Os(1,2)", "WV(3,5)", "Wdc(3,4)", "Ss(4,5)", "Pg(5,6)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).clause_rest(2), -1);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|holding|cup"}));
+}
+
 TEST(SceneRules, ListWithoutCommasHungOnThePreposition) {
   // "a desk with a monitor a keyboard and a laptop": Link Grammar gives
   // "with" the monitor (J) and the "keyboard and laptop" (O)

@@ -208,6 +208,7 @@ std::vector<int> SceneRules::nouns(int t) const {
       out.push_back(container(r));
       if (const int rest = list_rest(r); rest >= 0)
         for (int more : nouns(rest)) out.push_back(more);
+      if (const int more = clause_rest(r); more >= 0) out.push_back(more);
     }
   return out;
 }
@@ -245,6 +246,18 @@ int SceneRules::list_rest(int t) const {
     if (l.left <= t && l.right == conjunction) return -1;  // attached before t: not t's list
   }
   return conjunction;
+}
+
+int SceneRules::clause_rest(int t) const {
+  const int c = t + 1;
+  if (c >= n_ || pos_[c] != Pos::CCONJ || is_animate_noun(word(t))) return -1;
+  int subject = -1;
+  for (int k : at_[c]) {
+    const Link& l = lk_.links[k];
+    if (l.base.size() == 2 && l.base[1] == 'J') return -1;  // a coordination of its own
+    if (l.base == "W" && l.left == c && noun(l.right) && !is_animate_noun(word(l.right))) subject = l.right;
+  }
+  return subject;
 }
 
 int SceneRules::antecedent(int pronoun) const {

@@ -71,6 +71,11 @@ class SceneRules {
   // comma following noun t and that Link Grammar attaches to nothing before
   // it continues t's list; that conjunction, else -1.
   int list_rest(int t) const;
+  // "workers wearing yellow vests and blue hats are outside working": Link
+  // Grammar joins two clauses at the "and" after thing t and makes the next
+  // thing a subject; that thing continues t's list. The thing, else -1 (also
+  // for people and animals: "a man holding a cup and a woman is smiling").
+  int clause_rest(int t) const;
   // "a woman that is smoking", "an elephant that is standing": the noun a
   // relative pronoun stands for: the person or animal right before it,
   // else the antecedent Link Grammar links (R), else the noun right before
