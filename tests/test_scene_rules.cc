@@ -178,6 +178,10 @@ TEST(SceneRules, ThingAfterAnAndJoiningClausesContinuesTheList) {
                  {"Mg(0,1)", "Os(1,2)", "WV(3,5)", "Wdc(3,4)", "Ss(4,5)", "Pg(5,6)"});
   EXPECT_EQ(SceneRules(c.g, c.lk).clause_rest(2), -1);
   EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|holding|cup"}));
+  // "a cow is pulling a sled and a scooter is beside the sled": two clauses
+  auto d = build("cow.n/NOUN is.v/AUX pulling.v/VERB sled.n/NOUN and.ij/CCONJ scooter.n/NOUN is.v/AUX",
+                 {"Ss(0,1)", "Pg(1,2)", "Os(2,3)", "WV(4,6)", "Wdc(4,5)", "Ss(5,6)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).clause_rest(3), -1);
 }
 
 TEST(SceneRules, ListWithoutCommasHungOnThePreposition) {

@@ -251,6 +251,9 @@ int SceneRules::list_rest(int t) const {
 int SceneRules::clause_rest(int t) const {
   const int c = t + 1;
   if (c >= n_ || pos_[c] != Pos::CCONJ || is_animate_noun(word(t))) return -1;
+  // "a cow is pulling a sled and a scooter is beside the sled": two clauses
+  for (const Link& l : lk_.links)
+    if (l.base == "S" && l.right < c) return -1;
   int subject = -1;
   for (int k : at_[c]) {
     const Link& l = lk_.links[k];

@@ -73,8 +73,9 @@ class SceneRules {
   int list_rest(int t) const;
   // "workers wearing yellow vests and blue hats are outside working": Link
   // Grammar joins two clauses at the "and" after thing t and makes the next
-  // thing a subject; that thing continues t's list. The thing, else -1 (also
-  // for people and animals: "a man holding a cup and a woman is smiling").
+  // thing a subject; when no verb before the "and" has a subject, that thing
+  // continues t's list. The thing, else -1 (also for people and animals: "a
+  // man holding a cup and a woman is smiling").
   int clause_rest(int t) const;
   // "a woman that is smoking", "an elephant that is standing": the noun a
   // relative pronoun stands for: the person or animal right before it,
