@@ -105,7 +105,7 @@ const std::vector<Case>& cases() {
        {"giraffe/NOUN"}},
       {"a bowl of fruit on a wooden table",
        {"bowl", "fruit", "table:wooden"},
-       {"fruit|on|table"},
+       {"bowl|on|table"},  // the container, as in the labelled real captions
        {"wooden-table"},
        {"wooden/ADJ"}},
       {"a man wearing a hat is playing a guitar",
@@ -355,6 +355,20 @@ TEST_F(ParserTest, RealCaptionConstructions) {
     for (const auto& t : c.want) EXPECT_TRUE(got.count(t)) << c.caption << ": missing " << t;
     for (const auto& t : c.not_want) EXPECT_FALSE(got.count(t)) << c.caption << ": wrong " << t;
   }
+}
+
+TEST_F(ParserTest, ArticleBeforeAVowelParsesInFull) {
+  // Link Grammar rejects "a elephant"; the caption parses as "an elephant",
+  // with the caption's own tokens and every link on them
+  CaptionGraph g = parser_->parse("a elephant standing in the grass next to a old fence");
+  SCOPED_TRACE(describe(g));
+  EXPECT_EQ(g.quality, "full");
+  EXPECT_EQ(g.tokens, tokenize("a elephant standing in the grass next to a old fence"));
+  std::set<std::string> got;
+  for (const auto& r : g.relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
+  EXPECT_TRUE(got.count("elephant|standing in|grass"));
+  EXPECT_TRUE(std::count(g.edges.begin(), g.edges.end(), std::make_pair(0, 1)));   // a-elephant
+  EXPECT_TRUE(std::count(g.edges.begin(), g.edges.end(), std::make_pair(8, 10)));  // a-fence
 }
 
 TEST_F(ParserTest, BadInputGivesDefinedResults) {

@@ -92,6 +92,206 @@ TEST(SceneRules, ContainerNounsStayObjects) {
   EXPECT_TRUE(g.relations.empty());  // "of" alone is no relation
 }
 
+TEST(SceneRules, MeasureDeterminerGivesTheContainer) {
+  // "a basket filled with food and a cup of salsa": Link Grammar reads "a
+  // cup of" as a determiner of "salsa"
+  //             0      1            2              3        4             5
+  auto b = build(
+      "a/DET basket.n/NOUN filled.v/VERB with/ADP food.n/NOUN and.j-n/CCONJ "
+      // 6   7            8        9
+      "a/DET cup.n/NOUN of/ADP salsa.n/NOUN",
+      {"Ds(0,1)", "Ss(1,2)", "MVp(2,3)", "Ju(3,5)", "SJlp(4,5)", "SJrp(5,9)", "Dmu(7,9)", "Ds(6,7)", "OFd(7,8)",
+       "Jd(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.container(9), 7);
+  EXPECT_EQ(rules.container(4), 4);
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"basket|filled with|food", "basket|filled with|cup"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"basket", "food", "cup", "salsa"}));
+}
+
+TEST(SceneRules, MeasureDeterminerOfAPartitiveIsReadThrough) {
+  // "a bunch of bananas" read as a determiner phrase stays "bananas"
+  //             0           1          2             3       4           5
+  auto b = build("man.n/NOUN with/ADP a/DET bunch.n/NOUN of/ADP bananas.p/NOUN",
+                 {"Mp(0,1)", "Jp(1,5)", "Dmc(3,5)", "Ds(2,3)", "OFd(3,4)", "Jd(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.container(5), 5);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|with|bananas"}));
+}
+
+TEST(SceneRules, PhraseOnTheNounAfterOfDescribesTheContainer) {
+  // "a plate of food near a cup": Link Grammar hangs "near" on "food"
+  //             0      1            2        3             4          5      6
+  auto b = build("a/DET plate.n/NOUN of/ADP food.n/NOUN near/ADP a/DET cup.n/NOUN",
+                 {"Ds(0,1)", "Mf(1,2)", "Ju(2,3)", "Mp(3,4)", "Js(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.of_head(3), 1);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"plate|near|cup"}));
+  // "a picture of a man on a horse": the man is on the horse
+  //              0      1              2        3      4            5       6      7
+  auto c = build("a/DET picture.n/NOUN of/ADP a/DET man.n/NOUN on/ADP a/DET horse.n/NOUN",
+                 {"Ds(0,1)", "Mf(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).of_head(4), 4);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|on|horse"}));
+  // "a player on top of a log next to a snowboard": "of" of "on top of"
+  //              0              1        2          3        4           5        6       7
+  auto d = build("player.n/NOUN on/ADP top.n/NOUN of/ADP log.n/NOUN next/ADP to/ADP snowboard.n/NOUN",
+                 {"Mp(0,1)", "Js(1,2)", "Mf(0,3)", "Js(3,4)", "Mp(4,6)", "_IBJH(5,6)", "Js(6,7)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).of_head(4), 4);
+}
+
+TEST(SceneRules, ListAfterACommaContinuesTheObject) {
+  // "a bowl that has vegetables , pasta , and meat": Link Grammar
+  // coordinates "pasta and meat" and attaches it to nothing before
+  //             0      1           2          3           4                 5         6
+  auto b = build(
+      "a/DET bowl.n/NOUN that/DET has.v/VERB vegetables.n/NOUN ,/PUNCT pasta.n/NOUN "
+      // 7     8            9
+      ",/PUNCT and.j-n/CCONJ meat.n/NOUN",
+      {"Ds(0,1)", "Bs(1,3)", "R(1,2)", "RS(2,3)", "Op(3,4)", "SJlp(6,8)", "Xd(7,8)", "SJru(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.list_rest(4), 8);
+  EXPECT_EQ(rules.list_rest(6), -1);
+  EXPECT_EQ(rules.nouns(4), (std::vector<int>{4, 6, 9}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"bowl|has|vegetables", "bowl|has|pasta", "bowl|has|meat"}));
+  // "a dog with a ball , a man and a woman are ...": a comma the clause
+  // takes (linked from before) ends the list
+  auto c = build("dog.n/NOUN ,/PUNCT man.n/NOUN and.j-n/CCONJ woman.n/NOUN", {"Xx(0,1)", "SJls(2,3)", "SJrs(3,4)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).list_rest(0), -1);
+}
+
+TEST(SceneRules, ThingAfterAnAndJoiningClausesContinuesTheList) {
+  // "workers wearing yellow vests and blue hats are outside working": Link
+  // Grammar joins two clauses at "and" (W to "hats")
+  //             0                1                2             3               4           5
+  auto b = build(
+      "workers.n/NOUN wearing.v/VERB vests.n/NOUN and.ij/CCONJ blue.a/ADJ hats.n/NOUN "
+      // 6          7
+      "are.v/AUX working.g/VERB",
+      {"Mg(0,1)", "Op(1,2)", "WV(3,6)", "Wdc(3,5)", "A(4,5)", "Spx(5,6)", "Pg(6,7)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.clause_rest(2), 5);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"workers|wearing|vests", "workers|wearing|hats"}));
+  // "a man holding a cup and a woman is smiling": the woman is no cup
+  auto c = build("man.n/NOUN holding.v/VERB cup.n/NOUN and.ij/CCONJ woman.n/NOUN is.v/AUX smiling.g/VERB",
+                 {"Mg(0,1)", "Os(1,2)", "WV(3,5)", "Wdc(3,4)", "Ss(4,5)", "Pg(5,6)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).clause_rest(2), -1);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|holding|cup"}));
+  // "a cow is pulling a sled and a scooter is beside the sled": two clauses
+  auto d = build("cow.n/NOUN is.v/AUX pulling.v/VERB sled.n/NOUN and.ij/CCONJ scooter.n/NOUN is.v/AUX",
+                 {"Ss(0,1)", "Pg(1,2)", "Os(2,3)", "WV(4,6)", "Wdc(4,5)", "Ss(5,6)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).clause_rest(3), -1);
+}
+
+TEST(SceneRules, ListWithoutCommasHungOnThePreposition) {
+  // "a desk with a monitor a keyboard and a laptop": Link Grammar gives
+  // "with" the monitor (J) and the "keyboard and laptop" (O)
+  //             0      1          2        3      4             5      6
+  auto b = build(
+      "a/DET desk.n/NOUN with/ADP a/DET monitor.n/NOUN a/DET keyboard.n/NOUN "
+      // 7           8      9
+      "and.j-n/CCONJ a/DET laptop/NOUN",
+      {"Ds(0,1)", "Mp(1,2)", "Opn(2,7)", "Js(2,4)", "Ds(3,4)", "SJls(6,7)", "Ds(5,6)", "SJrp(7,9)", "Dsu(8,9)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"desk|with|monitor", "desk|with|keyboard", "desk|with|laptop"}));
+}
+
+TEST(SceneRules, PhraseRightAfterAPassiveParticipleOnANounJoinsIt) {
+  // "a chair covered with a blanket": Link Grammar hangs "with" on "chair"
+  //             0      1            2               3         4      5
+  auto b = build("a/DET chair.n/NOUN covered.v/VERB with/ADP a/DET blanket.n/NOUN",
+                 {"Ds(0,1)", "Mv(1,2)", "Mp(1,3)", "Js(3,5)", "Ds(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"chair|covered with|blanket"}));
+}
+
+TEST(SceneRules, PassiveParticipleOnTheObjectOfWithIsSaidOfItsNoun) {
+  // "a pizza with several toppings served on a tray"
+  //             0            1         2                 3               4         5
+  auto b = build("pizza.s/NOUN with/ADP toppings.n/NOUN served.v/VERB on/ADP tray.n/NOUN",
+                 {"Mp(0,1)", "Jp(1,2)", "Mp(2,4)", "Mv(2,3)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"pizza|with|toppings", "pizza|served on|tray"}));
+  // "people with dogs sitting on a bench": an -ing participle stays with its noun
+  auto c = build("people.p/NOUN with/ADP dogs.p/NOUN sitting.v/VERB on/ADP bench.n/NOUN",
+                 {"Mp(0,1)", "Jp(1,2)", "Mp(2,4)", "Mg(2,3)", "Js(4,5)"});
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"people|with|dogs", "dogs|sitting on|bench"}));
+}
+
+TEST(SceneRules, RelationalNounHungApartFromItsOfStillJoinsThePredicate) {
+  // "tables in front of a building": "front" (idiom with "in") and "of"
+  // each hang on "tables"
+  //             0             1        2             3        4      5
+  auto b = build("tables.p/NOUN in/ADP front.n/NOUN of/ADP a/DET building.n/NOUN",
+                 {"Mp(0,3)", "Mp(0,2)", "_IBLF(1,2)", "Js(3,5)", "Ds(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(3), (std::vector<int>{1, 2, 3}));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"tables|in front of|building"}));
+  EXPECT_EQ(object_words(g), (std::set<std::string>{"tables", "building"}));
+}
+
+TEST(SceneRules, ParticipleReadAsAnAdjectiveTakingAPhraseIsAPassiveVerb) {
+  // "people are engaged in a game"
+  //             0              1           2              3         4      5
+  auto b = build("people.p/NOUN are.v/AUX engaged.a/ADJ in/ADP a/DET game.s/NOUN",
+                 {"Spx(0,1)", "Pa(1,2)", "MVp(2,3)", "Js(3,5)", "Ds(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.participle_adjective_subjects(2), (std::vector<int>{0}));
+  const CaptionGraph g = graph(b);
+  EXPECT_EQ(triplets(g), (std::set<std::string>{"people|engaged in|game"}));
+  for (const auto& o : g.objects) EXPECT_TRUE(o.attributes.empty()) << o.word;
+  // "the dog is tired": no phrase, an attribute
+  auto c = build("dog.n/NOUN is.v/AUX tired.a/ADJ", {"Ss(0,1)", "Pa(1,2)"});
+  EXPECT_TRUE(SceneRules(c.g, c.lk).participle_adjective_subjects(2).empty());
+  EXPECT_EQ(graph(c).objects.at(0).attributes, (std::vector<std::string>{"tired"}));
+}
+
+TEST(SceneRules, ParticleOnANounPassesThePhraseToTheNoun) {
+  // "throws a ball out onto a field": Link Grammar hangs "out" on "ball" (Ma)
+  //             0          1              2           3          4      5
+  auto b = build("girl.n/NOUN throws.v/VERB ball.s/NOUN out.a/ADP onto/ADP field.n/NOUN",
+                 {"Ss(0,1)", "Os(1,2)", "Ma(2,3)", "MVp(3,4)", "Js(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).preposition_heads(4), (std::vector<int>{2}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"girl|throws|ball", "ball|onto|field"}));
+}
+
+TEST(SceneRules, CoordinationAcrossAPhraseOnAPerson) {
+  // "two men in white shirts and another person": the person is no shirt
+  //             0           1          2         3           4         5
+  auto b = build("men.p/NOUN in/ADP shirts.n/NOUN and.j-n/CCONJ another/DET person.n/NOUN",
+                 {"Mp(0,1)", "Ju(1,3)", "SJlp(2,3)", "SJrs(3,5)", "Ds(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).phrase_objects(1), (std::vector<int>{2}));
+  // "man in a jersey and white shorts": Link Grammar coordinates "man" and
+  // "shorts"
+  //              0            1        2             3             4             5
+  auto c = build("man.n/NOUN in/ADP jersey.n/NOUN and.j-n/CCONJ white.a/ADJ shorts.n/NOUN",
+                 {"SJls(0,3)", "Mp(0,1)", "Js(1,2)", "SJrp(3,5)", "A(4,5)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).phrase_objects(1), (std::vector<int>{2, 5}));
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|in|jersey", "man|in|shorts"}));
+  // "a woman with a dog and a cat": people and animals alike, all kept
+  auto d = build("woman.n/NOUN with/ADP dog.n/NOUN and.j-n/CCONJ cat.n/NOUN",
+                 {"Mp(0,1)", "Ju(1,3)", "SJls(2,3)", "SJrs(3,4)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).phrase_objects(1), (std::vector<int>{2, 4}));
+}
+
+TEST(SceneRules, PhraseOnAnOpeningConjunctionIsSaidOfTheSubject) {
+  // "while in a restaurant a man is playing"
+  //             0               1        2                  3            4        5
+  auto b = build("while/SCONJ in/ADP restaurant.n/NOUN man.n/NOUN is.v/AUX playing.v/VERB",
+                 {"CO(0,3)", "Mp(0,1)", "Js(1,2)", "Ss(3,4)", "Pg(4,5)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).preposition_heads(1), (std::vector<int>{3}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|in|restaurant"}));
+}
+
+TEST(SceneRules, RelationalNounOfAPronounGivesNoRelation) {
+  // "a girl on each side of him": "him" is no object, "side" no place
+  //             0            1        2          3              4        5
+  auto b = build("girl.n/NOUN on/ADP each/DET side.n/NOUN of/ADP him/PRON",
+                 {"Mf(0,4)", "Mp(0,1)", "Js(1,3)", "Ds(2,3)", "Jp(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.of_pronoun(3));
+  EXPECT_TRUE(graph(b).relations.empty());
+}
+
 TEST(SceneRules, ActionParticipleOnAnInanimateNounGoesToTheDoer) {
   // "people sitting under a tent playing instruments": Link Grammar hangs
   // "playing" on "tent"
@@ -133,6 +333,32 @@ TEST(SceneRules, RelativeClauseOnAThingInsideAPhraseGoesToThePerson) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|in|chair", "man|holding|bat"}));
 }
 
+TEST(SceneRules, RelativeClauseGoesToThePersonRightBeforeIt) {
+  // "man looking at a woman that is smoking on the sidewalk": Link Grammar
+  // attaches "that" to "man"
+  //             0            1              2        3      4             5         6
+  auto b = build(
+      "man.n/NOUN looking.v/VERB at/ADP a/DET woman.n/NOUN that/DET is.v/AUX "
+      // 7            8        9
+      "smoking.v/VERB on/ADP sidewalk.n/NOUN",
+      {"Bs(0,6)", "R(0,5)", "RS(5,6)", "Mg(0,1)", "MVp(1,2)", "Js(2,4)", "Ds(3,4)", "Pg(6,7)", "MVp(7,8)", "Js(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.antecedent(5), 4);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|looking at|woman", "woman|smoking on|sidewalk"}));
+}
+
+TEST(SceneRules, RelativePronounTakenForTheSubjectStandsForTheNounBefore) {
+  // "a elephant that is standing in the grass": "a elephant" is rejected,
+  // so "that" is the subject and "elephant" is unlinked
+  //             0      1                2          3        4                5        6
+  auto b = build("a/DET elephant/NOUN that/DET is.v/AUX standing.v/VERB in/ADP grass.n/NOUN",
+                 {"Ss(2,3)", "MVp(3,5)", "Ou(3,4)", "Mp(4,5)", "Ju(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.antecedent(2), 1);
+  EXPECT_EQ(rules.subjects(4), (std::vector<int>{1}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"elephant|standing in|grass"}));
+}
+
 TEST(SceneRules, PassiveParticipleTakesTheAgentAsSubject) {
   // "a horse being ridden by a man"
   //             0             1              2               3       4
@@ -142,6 +368,18 @@ TEST(SceneRules, PassiveParticipleTakesTheAgentAsSubject) {
   EXPECT_TRUE(rules.passive(2));
   EXPECT_FALSE(rules.passive(1));
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|ridden|horse"}));
+}
+
+TEST(SceneRules, BeingTakenForTheSubjectOfAPassive) {
+  // "a woman is being held by a man": Link Grammar links "being" to "held"
+  // as its subject and leaves it unlinked to "is"
+  //             0             1        2              3             4          5
+  auto b = build("woman.n/NOUN is.v/AUX being.v/AUX held.q-d/VERB by/ADP man.n/NOUN",
+                 {"Ss(0,1)", "Ss(2,3)", "MVp(3,4)", "Js(4,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.passive(3));
+  EXPECT_EQ(rules.subjects(3), (std::vector<int>{0}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|held|woman"}));
 }
 
 TEST(SceneRules, PassiveOnTheVerb) {
@@ -354,6 +592,9 @@ TEST(SceneRules, ImplausibleReadingsAreCounted) {
   // "fire hydrant sitting.g next to": an -ing compound head that takes a phrase
   EXPECT_EQ(implausibility({"hydrant", "sitting", "to"}, {"n", "g", ""}, links({{"AN", "", 0, 1}, {"M", "p", 1, 2}})),
             1);
+  // "is being.n held": "being" after "is" that carries no participle
+  EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "n", "v"}, links({{"S", "s", 1, 2}})), 1);
+  EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "v", "v"}, links({{"P", "g", 0, 1}, {"P", "v", 1, 2}})), 0);
   // "a skateboarding trick", "rock climbing": nothing implausible
   EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);
   EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);

@@ -266,6 +266,31 @@ std::string with_dictionary_forms(std::string text, const std::vector<std::pair<
   return text;
 }
 
+// "a elephant", "a army squad": Link Grammar rejects "a" before a vowel and
+// skips words to parse such a caption; "an" is parsed there instead. The
+// spans move with the inserted letters, so links still land on the tokens.
+std::string with_article_agreement(const std::string& text, const std::vector<std::string>& tokens,
+                                   std::vector<std::pair<int, int>>& spans) {
+  // a vowel letter that is sounded as one ("a one-way sign", "a european")
+  auto vowel_sound = [](const std::string& w) {
+    return !w.empty() && std::string("aeio").find(w[0]) != std::string::npos && w.rfind("one", 0) != 0 &&
+           w.rfind("eu", 0) != 0;
+  };
+  std::string out;
+  int copied = 0, shift = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    spans[t].first += shift;
+    if (tokens[t] == "a" && t + 1 < tokens.size() && vowel_sound(tokens[t + 1])) {
+      const int end = spans[t].second;
+      out += text.substr(copied, end - copied) + "n";
+      copied = end;
+      ++shift;
+    }
+    spans[t].second += shift;
+  }
+  return out + text.substr(copied);
+}
+
 // Linkages tried when the cheapest one reads implausibly.
 constexpr int kAlternatives = 20;
 
@@ -506,8 +531,8 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   }
   std::string lowered = caption;
   for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const auto spans = token_spans(lowered, g.tokens);
-  const std::string text = with_dictionary_forms(lowered, spans);
+  auto spans = token_spans(lowered, g.tokens);
+  const std::string text = with_article_agreement(with_dictionary_forms(lowered, spans), g.tokens, spans);
   // "young man sitting on a skateboard": captions often drop the opening
   // article that Link Grammar needs before a singular noun; "the" serves
   // singular and plural alike, and its links are dropped with the prefix's.

@@ -120,6 +120,14 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     score += is_animate_noun(words[w]) || is_colour_word(words[w]);
     score += w > 0 && is_colour_word(words[w - 1]);
   }
+  // "is being held by": "being" after a form of "be" is the passive's
+  // auxiliary, never a noun or a subject
+  for (size_t w = 1; w < words.size(); ++w) {
+    if (words[w] != "being" || !is_be_form(words[w - 1])) continue;
+    score += std::none_of(links.begin(), links.end(), [&](const Link& l) {
+      return l.left == static_cast<int>(w) && l.base == "P" && l.right > l.left;
+    });
+  }
   for (const Link& l : links) {
     if (l.base != "AN" || !ends_with(words[l.right], "ing")) continue;
     const bool takes_phrase = std::any_of(links.begin(), links.end(), [&](const Link& m) {
@@ -195,9 +203,85 @@ int SceneRules::read_through(int t) const {
 std::vector<int> SceneRules::nouns(int t) const {
   std::vector<int> out;
   for (int m : coordinated(t))
-    for (int r : coordinated(read_through(m)))  // "lots of hair and a jacket"
-      if (noun(r)) out.push_back(r);
+    for (int r : coordinated(read_through(m))) {  // "lots of hair and a jacket"
+      if (!noun(r)) continue;
+      out.push_back(container(r));
+      if (const int rest = list_rest(r); rest >= 0)
+        for (int more : nouns(rest)) out.push_back(more);
+      if (const int more = clause_rest(r); more >= 0) out.push_back(more);
+    }
   return out;
+}
+
+int SceneRules::container(int t) const {
+  int found = t;
+  each(t, "D", -1, [&](int d, const Link&) {
+    if (!noun(d) || is_partitive_noun(word(d))) return;  // "a bunch of bananas": read through
+    each(d, "OF", +1, [&](int of, const Link&) {
+      each(of, "J", +1, [&](int o, const Link&) {
+        if (o == t) found = d;
+      });
+    });
+  });
+  return found;
+}
+
+int SceneRules::list_rest(int t) const {
+  const int comma = t + 1;
+  if (comma >= n_ || word(comma) != ",") return -1;
+  for (int k : at_[comma])
+    if (lk_.links[k].left <= t) return -1;  // the comma belongs to what comes before
+  // the first member's phrase starts right after the comma
+  int first = comma + 1;
+  while (first < n_ && (pos_[first] == Pos::DET || pos_[first] == Pos::ADJ || pos_[first] == Pos::NUM)) ++first;
+  while (first + 1 < n_ && noun(first + 1)) ++first;  // "coffee brewer"
+  if (first >= n_ || !noun(first)) return -1;
+  int conjunction = -1;
+  each(first, "SJ", +1, [&](int c, const Link&) {
+    if (pos_[c] == Pos::CCONJ) conjunction = c;
+  });
+  if (conjunction < 0) return -1;
+  for (int k : at_[conjunction]) {
+    const Link& l = lk_.links[k];
+    if (l.left <= t && l.right == conjunction) return -1;  // attached before t: not t's list
+  }
+  return conjunction;
+}
+
+int SceneRules::clause_rest(int t) const {
+  const int c = t + 1;
+  if (c >= n_ || pos_[c] != Pos::CCONJ || is_animate_noun(word(t))) return -1;
+  // "a cow is pulling a sled and a scooter is beside the sled": two clauses
+  for (const Link& l : lk_.links)
+    if (l.base == "S" && l.right < c) return -1;
+  int subject = -1;
+  for (int k : at_[c]) {
+    const Link& l = lk_.links[k];
+    if (l.base.size() == 2 && l.base[1] == 'J') return -1;  // a coordination of its own
+    if (l.base == "W" && l.left == c && noun(l.right) && !is_animate_noun(word(l.right))) subject = l.right;
+  }
+  return subject;
+}
+
+int SceneRules::antecedent(int pronoun) const {
+  if (pronoun > 0 && noun(pronoun - 1) && is_animate_noun(word(pronoun - 1))) return pronoun - 1;
+  int linked = -1;
+  each(pronoun, "R", -1, [&](int t, const Link&) { linked = t; });
+  if (linked >= 0) return linked;
+  return pronoun > 0 && noun(pronoun - 1) ? pronoun - 1 : -1;
+}
+
+int SceneRules::of_head(int t) const {
+  if (is_animate_noun(word(t))) return t;
+  int head = t;
+  each(t, "J", -1, [&](int of, const Link&) {
+    // "on top of a log next to a snowboard": the "of" of a spatial preposition
+    if (word(of) != "of" || relational_noun(word(of - 1))) return;
+    each(of, "M", -1, [&](int h, const Link&) {
+      if (noun(h) && !is_partitive_noun(word(h)) && !relational_noun(word(h))) head = h;
+    });
+  });
+  return head;
 }
 
 bool SceneRules::passive(int v) const {
@@ -207,6 +291,7 @@ bool SceneRules::passive(int v) const {
     if (l.right != v || l.sub.empty()) continue;
     if ((l.base == "P" || l.base == "M") && l.sub[0] == 'v') return true;          // "is chased", "a plate topped"
     if (l.base == "P" && l.sub[0] == 'a' && word(l.left) == "being") return true;  // "being ridden" read as Pa
+    if (l.base == "S" && word(l.left) == "being") return true;  // "is being held" with "being" as its subject
   }
   return false;
 }
@@ -294,8 +379,27 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
   // the clothes for the subject
   each(v, "S", -1, add_doers);
   each(v, "SI", +1, add_nouns);
+  // "a woman is being held": Link Grammar may take "being" for the
+  // participle's subject and leave it unlinked to "is"
+  each(v, "S", -1, [&](int being, const Link&) {
+    if (word(being) == "being") add_subjects_of(being);
+  });
+  if (word(v) == "being" && v > 0 && be(v - 1)) {
+    bool linked = false;
+    for (int k : at_[v]) linked |= lk_.links[k].left == v - 1;
+    if (!linked) add_subjects_of(v - 1);
+  }
   // "a man who is riding", "an elephant that is standing"
-  each(v, "RS", -1, [&](int who, const Link&) { each(who, "R", -1, [&](int t, const Link& l) { add_doers(t, l); }); });
+  each(v, "RS", -1, [&](int who, const Link& l) {
+    if (const int t = antecedent(who); t >= 0) add_doers(t, l);
+  });
+  // "a elephant that is standing": a relative pronoun Link Grammar takes
+  // for the subject, its antecedent left unlinked
+  each(v, "S", -1, [&](int who, const Link& l) {
+    bool relative = word(who) == "that" || word(who) == "who" || word(who) == "which";
+    each(who, "R", -1, [&](int, const Link&) { relative = false; });  // RS handles those
+    if (relative && antecedent(who) >= 0) add_doers(antecedent(who), l);
+  });
   for (int k : at_[v]) {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
@@ -353,6 +457,12 @@ std::vector<int> SceneRules::phrase(int t) const {
       for (int m : {l.left, l.right})
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
+  // "tables in front of a building": Link Grammar may hang "front" (with
+  // its idiom "in") and "of" on the noun separately
+  if (word(t) == "of" && t > 0 && relational_noun(word(t - 1))) {
+    const auto idiom = phrase(t - 1);
+    if (idiom.size() > 1) out.insert(out.end(), idiom.begin(), idiom.end());
+  }
   // "next to" / "close to" / "outside of" when not parsed as an idiom
   if (t > 0 && ((word(t) == "to" && (word(t - 1) == "next" || word(t - 1) == "close")) ||
                 (word(t) == "of" && (word(t - 1) == "outside" || word(t - 1) == "out"))))
@@ -411,7 +521,16 @@ std::vector<int> SceneRules::preposition_heads(int p) const {
         for (int j : at_[h]) {
           const Link& m = lk_.links[j];
           if (m.right == h && verbal(m.left) && (m.base == "K" || (m.base == "P" && m.sub == "a"))) h = m.left;
+          // "throws a ball out onto a field": a particle Link Grammar hangs
+          // on the noun (Ma) passes the phrase to the noun
+          if (m.right == h && noun(m.left) && m.base == "M" && m.sub == "a") h = m.left;
         }
+      // "while in a restaurant a man is playing": an opening conjunction
+      // (CO) passes the phrase to the subject it opens on
+      if (pos_[h] == Pos::SCONJ)
+        each(h, "CO", +1, [&](int s, const Link&) {
+          if (noun(s)) h = s;
+        });
       heads.push_back(h);
     }
   }
@@ -448,12 +567,20 @@ std::vector<int> SceneRules::through_relational_noun(int t, std::vector<int>& pr
   return targets;
 }
 
+bool SceneRules::of_pronoun(int t) const {
+  if (!relational_noun(word(t)) || t + 1 >= n_ || word(t + 1) != "of") return false;
+  bool pronoun = false;
+  each(t + 1, "J", +1, [&](int o, const Link&) { pronoun |= pos_[o] == Pos::PRON; });
+  return pronoun;
+}
+
 void SceneRules::add(int s, std::vector<int> pred, int o) {
   if (s == o || s < 0 || o < 0 || time_noun(word(o))) return;
   if (auto targets = through_relational_noun(o, pred); !targets.empty()) {
     for (int m : targets) add(s, pred, m);
     return;
   }
+  if (of_pronoun(o)) return;
   std::string p;
   for (int t : pred) {
     predicate_token_.insert(t);
@@ -494,18 +621,21 @@ void SceneRules::relations_from_objects() {
 // praying over an urn").
 void SceneRules::relations_from_prepositions() {
   for (int p = 0; p < n_; ++p) {
-    std::vector<int> objects;
-    each(p, "J", +1, [&](int t, const Link&) {
-      for (int m : nouns(t)) objects.push_back(m);
-    });
+    const std::vector<int> objects = phrase_objects(p);
     if (objects.empty()) continue;
     std::vector<int> pred = phrase(p);
     std::vector<int> noun_heads, verbs;
     for (int h : preposition_heads(p)) {
       if (noun(h))
-        noun_heads.push_back(read_through(h));
+        noun_heads.push_back(of_head(read_through(h)));
       else if (verbal(h))
         verbs.push_back(h);
+      // "people are engaged in a game": the participle joins the predicate
+      for (int s : participle_adjective_subjects(h)) {
+        std::vector<int> full = {h};
+        full.insert(full.end(), pred.begin(), pred.end());
+        for (int o : objects) add(s, full, o);
+      }
     }
     const bool verb_first = std::any_of(verbs.begin(), verbs.end(), [&](int v) {
       return pos_[v] == Pos::VERB && v + 1 == pred.front() && !has_object(v) && !be(v);
@@ -518,16 +648,27 @@ void SceneRules::relations_from_prepositions() {
         for (int o : objects) add(o, phrase(participle), h);
         continue;
       }
-      // "a giraffe standing next to a tree": a phrase right after the noun's
-      // intransitive participle belongs to the participle
+      // "a giraffe standing next to a tree", "a chair covered with a
+      // blanket": a phrase right after the noun's intransitive or passive
+      // participle belongs to the participle
       int participle = -1;
       each(h, "M", +1, [&](int v, const Link& l) {
-        if (!l.sub.empty() && l.sub[0] == 'g' && v + 1 == pred.front() && !has_object(v)) participle = v;
+        if (!l.sub.empty() && (l.sub[0] == 'g' || l.sub[0] == 'v') && v + 1 == pred.front() && !has_object(v))
+          participle = v;
       });
       std::vector<int> full = participle >= 0 ? phrase(participle) : std::vector<int>();
       full.insert(full.end(), pred.begin(), pred.end());
       // "people in a temple praying over an urn": the people pray
-      const int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      int subject = participle >= 0 ? semantic_subject(h, participle) : h;
+      // "a pizza with several toppings served on a tray": a passive
+      // participle on the object of "with" is said of the noun "with" is on
+      if (participle >= 0 && passive(participle))
+        each(h, "J", -1, [&](int with, const Link&) {
+          if (word(with) == "with")
+            each(with, "M", -1, [&](int x, const Link&) {
+              if (noun(x)) subject = x;
+            });
+        });
       for (int doer : nouns(subject))
         for (int o : objects) add(doer, full, o);
     }
@@ -559,6 +700,53 @@ void SceneRules::relations_from_prepositions() {
   }
 }
 
+std::vector<int> SceneRules::participle_adjective_subjects(int a) const {
+  std::vector<int> out;
+  if (pos_[a] != Pos::ADJ || !ends_with(word(a), "ed")) return out;
+  bool takes_phrase = false;
+  each(a, "MV", +1, [&](int p, const Link&) { takes_phrase |= pos_[p] == Pos::ADP; });
+  if (!takes_phrase) return out;
+  each(a, "P", -1, [&](int v, const Link& l) {
+    if (l.sub.empty() || l.sub[0] != 'a' || !be(v)) return;
+    for (int s : subjects(v)) out.push_back(s);
+  });
+  return out;
+}
+
+std::vector<int> SceneRules::phrase_objects(int p) const {
+  std::vector<int> objects;
+  each(p, "J", +1, [&](int t, const Link&) {
+    for (int m : nouns(t)) objects.push_back(m);
+  });
+  // "a desk with a monitor a keyboard and a laptop": the list without a
+  // comma Link Grammar hangs on the preposition as an object (O)
+  if (pos_[p] == Pos::ADP)
+    each(p, "O", +1, [&](int t, const Link&) {
+      for (int m : nouns(t)) objects.push_back(m);
+    });
+  if (objects.empty()) return objects;
+  std::vector<int> people;  // the person or animal nouns the phrase is on
+  each(p, "M", -1, [&](int h, const Link&) {
+    if (noun(h) && is_animate_noun(word(h))) people.push_back(h);
+  });
+  if (people.empty()) return objects;
+  auto animate = [&](int t) { return is_animate_noun(word(t)); };
+  // "two men in white shirts and another person": after a thing, a person
+  // in the list is another subject, not worn
+  if (!animate(objects.front()))
+    objects.erase(std::remove_if(objects.begin() + 1, objects.end(), animate), objects.end());
+  // "man in an orange jersey and white shorts": Link Grammar coordinates
+  // the man with the shorts; the shorts continue the phrase's object
+  const int last = *std::max_element(objects.begin(), objects.end());
+  for (int h : people)
+    each(h, "SJ", +1, [&](int c, const Link&) {
+      if (pos_[c] != Pos::CCONJ || c < last) return;
+      for (int m : nouns(c))
+        if (m > c && !animate(m)) objects.push_back(m);
+    });
+  return objects;
+}
+
 bool SceneRules::plural(int t) const {
   // after "the" Link Grammar may leave these unmarked
   static const std::unordered_set<std::string> irregular = {"people", "men", "women", "children", "teeth", "feet"};
@@ -581,7 +769,7 @@ bool SceneRules::heads_object(int t) const {
   bool modifier = false;
   each(t, "AN", +1, [&](int, const Link&) { modifier = true; });
   each(t, "A", +1, [&](int h, const Link&) { modifier |= noun(h); });  // guessed as an adjective
-  each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h); });
+  each(t, "D", +1, [&](int h, const Link&) { modifier |= noun(h) && container(h) != t; });
   each(t, "AJ", 0, [&](int, const Link&) { modifier = true; });  // "white" in "red and white shirts"
   return !modifier;
 }
@@ -628,7 +816,7 @@ std::vector<int> SceneRules::attributes(int t) const {
   // "the dog is brown": predicative adjectives (Pa) describe the subject
   for (int v = 0; v < n_; ++v)
     each(v, "P", +1, [&](int a, const Link& l) {
-      if (l.sub.empty() || l.sub[0] != 'a' || pos_[a] == Pos::VERB) return;
+      if (l.sub.empty() || l.sub[0] != 'a' || pos_[a] == Pos::VERB || !participle_adjective_subjects(a).empty()) return;
       auto s = subjects(v);
       if (std::find(s.begin(), s.end(), t) != s.end()) add_adjectives(a);
     });

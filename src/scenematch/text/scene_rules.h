@@ -45,7 +45,8 @@ int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
 // verb ("young man.v sitting"), a colour word read as a verb or right before
 // one ("and blue.v shorts", "white shorts.v looking"), and a noun compound
 // whose head is an -ing word that goes on to take a phrase ("the man
-// sitting.g on", "fire hydrant sitting.g next to").
+// sitting.g on", "fire hydrant sitting.g next to"), and "being" after a
+// form of "be" that does not carry a participle (P: "is being.n held").
 int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
                    const std::vector<Link>& links);
 
@@ -59,8 +60,32 @@ class SceneRules {
 
   // Members of a coordination ("a man and a woman" -> man, woman), else {t}.
   std::vector<int> coordinated(int t) const;
-  // Nouns of coordinated(t), each read through partitives.
+  // Nouns of coordinated(t), each read through partitives, as containers
+  // (container()) and with the rest of a list Link Grammar leaves apart
+  // (list_rest()).
   std::vector<int> nouns(int t) const;
+  // "a cup of salsa" read as a determiner phrase ("a cup of" on "salsa"):
+  // the container "cup", which the conventions make the object; else t.
+  int container(int t) const;
+  // "vegetables , pasta , and meat": a coordination that starts after the
+  // comma following noun t and that Link Grammar attaches to nothing before
+  // it continues t's list; that conjunction, else -1.
+  int list_rest(int t) const;
+  // "workers wearing yellow vests and blue hats are outside working": Link
+  // Grammar joins two clauses at the "and" after thing t and makes the next
+  // thing a subject; when no verb before the "and" has a subject, that thing
+  // continues t's list. The thing, else -1 (also for people and animals: "a
+  // man holding a cup and a woman is smiling").
+  int clause_rest(int t) const;
+  // "a woman that is smoking", "an elephant that is standing": the noun a
+  // relative pronoun stands for: the person or animal right before it,
+  // else the antecedent Link Grammar links (R), else the noun right before
+  // it; -1 when none.
+  int antecedent(int pronoun) const;
+  // "a plate of food near a cup": a phrase Link Grammar hangs on the noun
+  // after "of" describes the container before it ("plate"), unless that
+  // noun is a person or animal ("a picture of a man on a horse"); else t.
+  int of_head(int t) const;
   // "lots of luggage", "a group of people", "a pair of scissors": the noun
   // after "of"; t when t is no partitive or has no "of" object.
   int read_through(int t) const;
@@ -98,6 +123,16 @@ class SceneRules {
   // intransitive -ing verb right before p takes it, and a verb gives it up to
   // its complement.
   std::vector<int> preposition_heads(int p) const;
+  // "people are engaged in a game": an -ed word Link Grammar reads as a
+  // predicative adjective (Pa) that takes a prepositional phrase is a
+  // passive verb, said of the subjects of "be"; those subjects, else {}.
+  std::vector<int> participle_adjective_subjects(int a) const;
+  // The objects of preposition p (J, or O for a list without commas),
+  // repaired around a coordination when the phrase is on a person or
+  // animal: a person after a thing in the list is no object ("men in white
+  // shirts and another person"), and a thing Link Grammar coordinates with
+  // that person after the phrase is one ("man in a jersey and white shorts").
+  std::vector<int> phrase_objects(int p) const;
   // Tokens of a multiword predicate: idioms ("in front of", "next to"),
   // verb particles ("picking up").
   std::vector<int> phrase(int t) const;
@@ -105,6 +140,9 @@ class SceneRules {
   // predicate; returns the extended predicate and X, or {} when t is no
   // relational noun with an "of" object.
   std::vector<int> through_relational_noun(int t, std::vector<int>& pred) const;
+  // "on each side of him": a relational noun whose "of" object is a
+  // pronoun, which is no object; such a phrase gives no relation.
+  bool of_pronoun(int t) const;
   // Whether a noun heads its own phrase (not a compound modifier, partitive
   // or part of a preposition).
   bool heads_object(int t) const;
