@@ -262,6 +262,7 @@ TEST(Gsmn, GradientsReachEveryParameter) {
 TEST(Gsmn, SumOfViolationsDuringWarmupEpochs) {
   Config c = small_config("dense");
   c["sum_violation_epochs"] = 1;
+  c["first_stage_head"] = false;  // the cross-attention loss alone (test_first_stage_head.cc adds the head's)
   auto m = make(c);
   auto images = random_images(6, 18);
   auto captions = random_captions(6, 19);
@@ -282,6 +283,7 @@ TEST(Gsmn, CaptionsOfTheSameImageAreNotNegatives) {
   // those pairs must leave the loss, as they do for every other model.
   Config c = small_config("dense");
   c["max_violation"] = false;
+  c["first_stage_head"] = false;  // the cross-attention loss alone
   auto m = make(c);
   torch::NoGradGuard g;
   auto images = random_images(4, 20);

@@ -246,6 +246,7 @@ TEST(Resg, LossTermsSwitchOnAndOff) {
   auto images = random_images(6, 8);
   auto captions = random_captions(6, small_vocab().size(), 9);
   Config cfg = small_config();
+  cfg["first_stage_head"] = false;  // ReSG's own terms (the head's: test_first_stage_head.cc)
   auto all = small_model(cfg)->loss(images, captions);
   EXPECT_NEAR(all.total.item<double>(), all.terms["triplet"] + 0.3 * all.terms["center"] + 0.1 * all.terms["pnm"],
               1e-4);

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <limits>
 
+#include "scenematch/models/first_stage_head.h"
 #include "scenematch/models/gsmn_cpu.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/presets.h"
@@ -156,6 +157,7 @@ class GsmnMatcher : public Matcher {
     sigma_theta_ = register_parameter("sigma_theta", torch::rand({kernels_}));
     text_head_ = register_module("text_head", ScoreHead(kernels_ * kernel_dim_, mlp_hidden));
     visual_head_ = register_module("visual_head", ScoreHead(kernels_ * kernel_dim_, mlp_hidden));
+    first_stage_ = make_first_stage_head(*this, config, embed_size_);
   }
 
   std::string name() const override { return "gsmn"; }
@@ -244,12 +246,17 @@ class GsmnMatcher : public Matcher {
     return torch::cat(rows, 0);
   }
 
+  LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
+    return first_stage_ ? ranking_loss_with_head(*this, *first_stage_, images, captions)
+                        : Matcher::loss(images, captions);
+  }
+
   torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const override {
-    // Proxy for a first-stage index: GSMN's score is not a dot product, so use
-    // the mean of the node vectors it matches.
+    // GSMN's score is not a dot product: the first-stage head's vectors of the
+    // nodes it matches (first_stage_head.h), or without a head their mean.
     const auto& nodes = encoding.at(is_image ? "regions" : "words");
     const auto& mask = encoding.at(is_image ? "region_mask" : "word_mask");
-    return l2norm(masked_mean(nodes, mask));
+    return first_stage_ ? first_stage_->embed(nodes, mask, is_image) : l2norm(masked_mean(nodes, mask));
   }
 
   // The per-pair reference (see gsmn.h): every equation for one pair, on the
@@ -463,6 +470,7 @@ class GsmnMatcher : public Matcher {
   torch::nn::Linear text_gcn_{nullptr};
   torch::Tensor visual_gcn_, mu_rho_, sigma_rho_, mu_theta_, sigma_theta_;
   ScoreHead text_head_{nullptr}, visual_head_{nullptr};
+  FirstStageHead first_stage_{nullptr};
 };
 
 namespace gsmn {
@@ -489,6 +497,7 @@ Config gsmn_preset(const std::string& preset) {
   c["margin"] = 0.2;
   c["max_violation"] = true;
   c["grad_clip"] = 2.0;
+  add_first_stage_preset(c, preset);  // not in the paper; docs/models/gsmn.md
   if (name.family == "release") {
     // The authors' code as it runs (shared/specs/gsmn.md A.12): 8 kernels of
     // 4, no activation after Eq. 6, SCAN's clipped attention, each node's own

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "scenematch/data/caption_graph.h"
+#include "scenematch/models/first_stage_head.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/losses.h"
 #include "scenematch/models/matcher.h"
@@ -279,6 +280,7 @@ class ReSG : public Matcher {
       treg_forward_.push_back(register_module(cat("treg_fwd", i), TextGraphLayer(embed, k, normalise)));
       treg_backward_.push_back(register_module(cat("treg_bwd", i), TextGraphLayer(embed, k, normalise)));
     }
+    first_stage_ = make_first_stage_head(*this, config_, embed);
   }
 
   std::string name() const override { return "resg"; }
@@ -327,9 +329,12 @@ class ReSG : public Matcher {
   }
 
   torch::Tensor score(const Encoding& images, const Encoding& captions) override {
-    DirectionalScores s = both(images, captions);
-    // The paper never says which direction ranks at test time; training uses
-    // S(V,T) for image anchors and S(T,V) for caption anchors, so rank by both.
+    return ranked(both(images, captions));
+  }
+
+  // The paper never says which direction ranks at test time; training uses
+  // S(V,T) for image anchors and S(T,V) for caption anchors, so rank by both.
+  torch::Tensor ranked(const DirectionalScores& s) const {
     if (direction_ == "words") return s.words;
     if (direction_ == "regions") return s.regions;
     return (s.words + s.regions) / 2;
@@ -339,7 +344,8 @@ class ReSG : public Matcher {
   LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
     if (images.size() != captions.size())
       fail("resg: loss needs as many images as captions (pair b = image b, caption b)");
-    DirectionalScores s = both(encode_images(images), encode_captions(captions));
+    const Encoding image_encoding = encode_images(images), caption_encoding = encode_captions(captions);
+    DirectionalScores s = both(image_encoding, caption_encoding);
     torch::Tensor positive = positive_pairs(images.ids, images.size(), s.words.device());
     torch::Tensor hnt =
         hardest_negative_loss(s.words, s.regions, positive, cfg_get<double>(config_, "margin"), hardest_negatives());
@@ -367,12 +373,16 @@ class ReSG : public Matcher {
     add("pnm", "lambda_pnm", [&] {
       return positive_negative_margin_loss(s.words, s.regions, positive, cfg_get<double>(config_, "pnm_delta"));
     });
+    if (first_stage_) first_stage_->add_loss(*this, image_encoding, caption_encoding, ranked(s), images.ids, out);
     return out;
   }
 
-  // Proxy for a first-stage index: the mean node, l2-normalised.
-  torch::Tensor global_embedding(const Encoding& encoding, bool) const override {
-    return l2norm(masked_mean(encoding.at("nodes"), encoding.at("mask")));
+  // The first-stage head's vectors (first_stage_head.h); without a head, a
+  // proxy: the mean node, l2-normalised.
+  torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const override {
+    const torch::Tensor& nodes = encoding.at("nodes");
+    return first_stage_ ? first_stage_->embed(nodes, encoding.at("mask"), is_image)
+                        : l2norm(masked_mean(nodes, encoding.at("mask")));
   }
 
  private:
@@ -384,6 +394,7 @@ class ReSG : public Matcher {
   torch::nn::GRU gru_{nullptr};
   torch::nn::Linear word_lift_{nullptr};
   std::vector<TextGraphLayer> treg_forward_, treg_backward_;
+  FirstStageHead first_stage_{nullptr};
 };
 
 Config resg_preset(const std::string& preset) {
@@ -407,6 +418,7 @@ Config resg_preset(const std::string& preset) {
   cfg["pnm_delta"] = 0.7;
   cfg["vreg_layers"] = 4;  // Fig. 9's best setting
   cfg["treg_layers"] = 2;
+  add_first_stage_preset(cfg, preset);  // not in the paper; docs/models/resg.md
   if (preset == "paper") {
     cfg["embed_size"] = 2048;  // D = d
     cfg["word_dim"] = 300;

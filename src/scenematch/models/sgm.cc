@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 
+#include "scenematch/models/first_stage_head.h"
 #include "scenematch/models/layers.h"
 #include "scenematch/models/matcher.h"
 #include "scenematch/models/presets.h"
@@ -101,6 +102,7 @@ class Sgm : public Matcher {
     // One GCN layer (Eq. 3): g_o on the node itself, g_r on [subject; relation; object].
     object_gcn_ = register_module("object_gcn", torch::nn::Linear(feature_dim, embed_size_));
     relation_gcn_ = register_module("relation_gcn", torch::nn::Linear(3 * feature_dim, embed_size_));
+    first_stage_ = make_first_stage_head(*this, config_, embed_size_);
   }
 
   std::string name() const override { return "sgm"; }
@@ -205,11 +207,17 @@ class Sgm : public Matcher {
     return total.t();
   }
 
-  // Proxy for a first-stage index (SGM's score is not a dot product of global vectors): the mean object
-  // node of an image and the mean word of a caption.
+  LossOutput loss(const ImageBatch& images, const CaptionBatch& captions) override {
+    return first_stage_ ? ranking_loss_with_head(*this, *first_stage_, images, captions)
+                        : Matcher::loss(images, captions);
+  }
+
+  // SGM's score is not a dot product of global vectors. The first-stage head's vectors of the object nodes
+  // and words (first_stage_head.h); without a head, a proxy: the mean object node and the mean word.
   torch::Tensor global_embedding(const Encoding& encoding, bool is_image) const override {
-    return is_image ? l2norm(masked_mean(encoding.at("objects"), encoding.at("object_mask")))
-                    : l2norm(masked_mean(encoding.at("words"), encoding.at("word_mask")));
+    const torch::Tensor& nodes = encoding.at(is_image ? "objects" : "words");
+    const torch::Tensor& mask = encoding.at(is_image ? "object_mask" : "word_mask");
+    return first_stage_ ? first_stage_->embed(nodes, mask, is_image) : l2norm(masked_mean(nodes, mask));
   }
 
  private:
@@ -219,6 +227,7 @@ class Sgm : public Matcher {
   WordEncoder words_{nullptr}, paths_{nullptr};
   torch::nn::Embedding object_labels_{nullptr}, predicate_labels_{nullptr};
   torch::nn::Linear fuse_{nullptr}, object_gcn_{nullptr}, relation_gcn_{nullptr};
+  FirstStageHead first_stage_{nullptr};
 };
 
 Config sgm_preset(const std::string& preset) {
@@ -228,6 +237,7 @@ Config sgm_preset(const std::string& preset) {
   // given, boxes, features, or none (object level only: the paper's OOM ablation).
   cfg["relations"] = "auto";
   cfg["missing_relation_level"] = "object";  // not in the paper (spec B.10: unspecified); see score()
+  add_first_stage_preset(cfg, preset);       // not in the paper; docs/models/sgm.md
   if (preset == "paper") {
     // Sec. 4.2: encoders 1024-d, word vectors 300-d, Adam, batch 200, lr 2e-4 on Flickr30K (5e-4 on COCO),
     // margin 0.2. Epochs, schedule and clipping are not given: the SCAN-family values of base_preset stay.

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "scenematch/models/first_stage_head.h"
+
 namespace sm {
 namespace {
 
@@ -33,17 +35,19 @@ LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& g
   const int64_t n = static_cast<int64_t>(image_ids.size());
   const auto shard = group.shard(n);
   torch::Tensor scores;
+  const FirstStageHeadImpl* head = first_stage_head_of(model);
+  Encoding images, captions;  // the whole batch's (the first-stage head reads them; embedding models have none)
   // A final batch smaller than the world would leave a rank nothing to encode.
   if (model.embedding_scores() && n >= group.world_size() && encodes_items_independently(model)) {
-    const Encoding images = model.encode_images(data.images(slice(image_ids, shard)));
-    const Encoding captions = model.encode_captions(data.captions(slice(caption_ids, shard)));
+    const Encoding image_shard = model.encode_images(data.images(slice(image_ids, shard)));
+    const Encoding caption_shard = model.encode_captions(data.captions(slice(caption_ids, shard)));
     Encoding all_images, all_captions;
-    all_images["emb"] = group.all_gather_rows(model.global_embedding(images, true));
-    all_captions["emb"] = group.all_gather_rows(model.global_embedding(captions, false));
+    all_images["emb"] = group.all_gather_rows(model.global_embedding(image_shard, true));
+    all_captions["emb"] = group.all_gather_rows(model.global_embedding(caption_shard, false));
     scores = model.score(all_images, all_captions);
   } else {
-    const Encoding images = model.encode_images(data.images(image_ids));
-    const Encoding captions = model.encode_captions(data.captions(caption_ids));
+    images = model.encode_images(data.images(image_ids));
+    captions = model.encode_captions(data.captions(caption_ids));
     torch::Tensor rows;
     if (shard.first < shard.second) {
       rows = model.score(images.slice(shard.first, shard.second), captions);
@@ -58,6 +62,9 @@ LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& g
   LossOutput out;
   out.total = model.ranking_loss(scores, image_ids);
   out.terms["triplet"] = out.total.item<double>();
+  // Every rank holds the whole batch's encodings, so each computes the head's
+  // whole loss, with 1/world of its gradient: summed, one process's gradient.
+  if (head) head->add_loss(model, images, captions, scores, image_ids, out, 1.0 / double(group.world_size()));
   return out;
 }
 

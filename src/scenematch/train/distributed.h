@@ -24,6 +24,9 @@ void check_distributable(const Matcher& model);
 // - every other model: each rank encodes the whole batch (so batch-wide
 //   encoders and their random draws stay as in one process) and scores its
 //   shard of the images, the rows of the score matrix, which are gathered.
+// A first-stage head's loss (models/first_stage_head.h) reads the whole
+// batch's encodings, which every rank of the second kind holds: each rank adds
+// it at 1/world, so the summed gradients are again one process's.
 LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& group, const Batcher& data,
                                     const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids);
 

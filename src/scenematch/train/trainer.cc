@@ -13,6 +13,7 @@
 #include "scenematch/core/progress.h"
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/similarity.h"
+#include "scenematch/models/first_stage_head.h"
 #include "scenematch/train/distributed.h"
 #include "scenematch/train/hard_negative_loss.h"
 #include "scenematch/train/log.h"
@@ -140,6 +141,7 @@ Json Trainer::train_epoch(int epoch) {
   Matcher& model = *bundle_.model;
   model.train();
   const auto params = model.parameters();
+  const auto clipped_apart = clip_groups(model);
 
   const auto start = Clock::now();
   double loss_sum = 0;
@@ -156,7 +158,8 @@ Json Trainer::train_epoch(int epoch) {
     optimizer_->zero_grad();
     out.total.backward();
     reduce_gradients(params);
-    if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
+    if (clip > 0)
+      for (const auto& group : clipped_apart) torch::nn::utils::clip_grad_norm_(group, clip);
     optimizer_->step();
     ++global_step_;
 
