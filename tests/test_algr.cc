@@ -341,3 +341,21 @@ TEST(Algr, WithoutCrossAttentionTheDecodersReadTheLatents) {
   for (const char* term : {"kl_v", "kl_t", "wd", "rank"})
     EXPECT_NEAR(out.terms.at(term), whole.terms.at(term), 1e-6) << term;
 }
+
+TEST(Algr, PresetsKeepThePaperValuesWithTheNegativeWarmUp) {
+  const Config paper = matcher_preset("algr", "paper");
+  EXPECT_EQ(paper["embed_size"], 2048);
+  EXPECT_DOUBLE_EQ(paper["lr"].get<double>(), 1e-4);
+  EXPECT_EQ(paper["batch_size"], 128);
+  EXPECT_DOUBLE_EQ(paper["margin"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(paper["lambda_start"].get<double>(), 1e-3);
+  EXPECT_EQ(paper["lambda_ramp_end"], 15);
+  for (const char* preset : {"paper", "cpu"}) {
+    const Config cfg = matcher_preset("algr", preset);
+    // The departure: one epoch of summed violations before the paper's hardest negatives.
+    EXPECT_EQ(cfg["sum_violation_epochs"], 1) << preset;
+    EXPECT_TRUE(cfg["max_violation"].get<bool>()) << preset;
+    for (const char* part : {"graph_decoders", "prior_distribution", "cross_attention"})
+      EXPECT_TRUE(cfg[part].get<bool>()) << preset << " " << part;
+  }
+}

@@ -5,7 +5,7 @@
 // posterior mean and sigma; matched pairs exchange their sampled latents by
 // cross-attention (Eq. 14) and decoders reconstruct the nodes (Eqs. 8-9).
 // Retrieval is the cosine of the mean readouts (Eq. 12), so inference is
-// embedding-based. Numbered decisions (D1..D42) are the ambiguities of the
+// embedding-based. Numbered decisions (D1..D44) are the ambiguities of the
 // spec, tabled in docs/models/algr.md.
 #include "scenematch/models/algr.h"
 
