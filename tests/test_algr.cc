@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "scenematch/data/vocab.h"
 #include "scenematch/models/algr.h"
 #include "scenematch/models/matcher.h"
@@ -211,4 +213,149 @@ TEST(Algr, AdamStepsLowerTheLoss) {
     adam.step();
   }
   EXPECT_LT(eval_loss(), 0.8 * before);
+}
+
+namespace {
+
+// Eq. 16 from the reported terms: lambda (recon + KL) + L_WD + L_rank, with absent terms 0.
+double total_from_terms(const LossOutput& out) {
+  double vae = 0;
+  for (const char* term : {"recon_v", "recon_t", "kl_v", "kl_t"})
+    if (out.terms.count(term)) vae += out.terms.at(term);
+  return out.terms.at("lambda") * vae + out.terms.at("wd") + out.terms.at("rank");
+}
+
+// Phase-2 loss on fixed batches and noise, backpropagated; `off` names the
+// ablation key set to false (none: the whole model).
+LossOutput phase2_loss(MatcherPtr& model, const std::string& off = "") {
+  Config cfg = small_config();
+  if (!off.empty()) cfg[off] = false;
+  model = small_model(cfg);
+  model->train();
+  enter_phase2(*model);
+  torch::manual_seed(11);
+  auto out = model->loss(random_images(5, 18), random_captions(5, 19));
+  out.total.backward();
+  return out;
+}
+
+bool has_gradient(Matcher& model, const std::string& prefix) {
+  for (const auto& item : model.named_parameters())
+    if (item.key().rfind(prefix, 0) == 0) {
+      const auto& grad = item.value().grad();
+      return grad.defined() && grad.abs().sum().item<double>() > 0;
+    }
+  ADD_FAILURE() << "no parameter named " << prefix;
+  return false;
+}
+
+}  // namespace
+
+TEST(Algr, TotalIsEquation16OfTheReportedTerms) {
+  auto model = small_model();
+  model->train();
+  enter_phase2(*model);
+  auto out = model->loss(random_images(5, 20), random_captions(5, 21));
+  EXPECT_GT(out.terms.at("lambda"), 0.0);
+  EXPECT_NEAR(out.total.item<double>(), total_from_terms(out), 1e-4);
+}
+
+TEST(Algr, ReconstructionTargetsKeepTheirSpreadAtEveryWidth) {
+  // A decoder that always emits 0.5 must not match the nodes: the per-feature
+  // reconstruction error it leaves is about the same at every width. Mapped by
+  // (x + 1) / 2, the targets sat at 0.5 +- 1/(2 sqrt(d)) and this error fell as 1/d.
+  auto per_feature_error = [](int64_t d) {
+    Config cfg = small_config();
+    cfg["embed_size"] = d;
+    auto model = small_model(cfg);
+    model->eval();
+    enter_phase2(*model);
+    {
+      torch::NoGradGuard g;
+      for (auto& item : model->named_parameters())
+        if (item.key().rfind("v_decoder", 0) == 0 || item.key().rfind("t_decoder", 0) == 0) item.value().zero_();
+    }
+    torch::NoGradGuard g;
+    auto out = model->loss(random_images(6, 22), random_captions(6, 23));
+    return std::make_pair(out.terms.at("recon_v") / double(d), out.terms.at("recon_t") / double(d));
+  };
+  const auto narrow = per_feature_error(16), wide = per_feature_error(256);
+  for (const auto& [v, t] : {narrow, wide}) {
+    EXPECT_GT(v, 0.01);  // 0.5 E[(sigmoid(z) - 1/2)^2] = 0.021 for unit-RMS z
+    EXPECT_GT(t, 0.01);
+  }
+  EXPECT_GT(wide.first, 0.5 * narrow.first);
+  EXPECT_GT(wide.second, 0.5 * narrow.second);
+}
+
+TEST(Algr, WithoutGraphDecodersNeitherDecodersNorCrossAttentionRun) {
+  MatcherPtr model;
+  auto out = phase2_loss(model, "graph_decoders");
+  EXPECT_EQ(out.terms.count("recon_v"), 0u);
+  EXPECT_EQ(out.terms.count("recon_t"), 0u);
+  for (const char* term : {"kl_v", "kl_t", "wd", "rank"}) EXPECT_EQ(out.terms.count(term), 1u) << term;
+  EXPECT_NEAR(out.total.item<double>(), total_from_terms(out), 1e-4);
+  for (const char* part : {"v_decoder", "t_decoder", "v_fc", "t_fc"}) EXPECT_FALSE(has_gradient(*model, part)) << part;
+  EXPECT_TRUE(has_gradient(*model, "v_sigma"));  // through the KL and L_WD
+  MatcherPtr full;
+  const auto whole = phase2_loss(full);
+  EXPECT_LT(out.total.item<double>(), whole.total.item<double>());  // the reconstruction terms are gone
+  for (const char* term : {"kl_v", "kl_t", "wd", "rank"})
+    EXPECT_NEAR(out.terms.at(term), whole.terms.at(term), 1e-6) << term;
+}
+
+TEST(Algr, WithoutPriorDistributionNothingIsSampledAndNoKl) {
+  MatcherPtr model;
+  auto out = phase2_loss(model, "prior_distribution");
+  EXPECT_EQ(out.terms.count("kl_v"), 0u);
+  EXPECT_EQ(out.terms.count("kl_t"), 0u);
+  for (const char* term : {"recon_v", "recon_t", "wd", "rank"}) EXPECT_EQ(out.terms.count(term), 1u) << term;
+  EXPECT_NEAR(out.total.item<double>(), total_from_terms(out), 1e-4);
+  for (const char* part : {"v_decoder", "t_fc"}) EXPECT_TRUE(has_gradient(*model, part)) << part;
+  MatcherPtr full;
+  const auto whole = phase2_loss(full);
+  EXPECT_GT(std::abs(out.terms.at("recon_v") - whole.terms.at("recon_v")), 1e-4);  // decoded from Z, not Zhat
+  EXPECT_NEAR(out.terms.at("wd"), whole.terms.at("wd"), 1e-6);
+  // Zhat = Z: the training loss no longer depends on the noise draw.
+  auto images = random_images(4, 24);
+  auto captions = random_captions(4, 25);
+  auto loss_with_seed = [&](uint64_t seed) {
+    torch::manual_seed(seed);
+    torch::NoGradGuard g;
+    return model->loss(images, captions).total.item<double>();
+  };
+  EXPECT_EQ(loss_with_seed(1), loss_with_seed(2));
+}
+
+TEST(Algr, WithoutCrossAttentionTheDecodersReadTheLatents) {
+  MatcherPtr full, model;
+  const auto whole = phase2_loss(full), out = phase2_loss(model, "cross_attention");
+  for (const char* term : {"recon_v", "recon_t", "kl_v", "kl_t", "wd", "rank"})
+    EXPECT_EQ(out.terms.count(term), 1u) << term;
+  EXPECT_NEAR(out.total.item<double>(), total_from_terms(out), 1e-4);
+  for (const char* part : {"v_fc", "t_fc"}) EXPECT_FALSE(has_gradient(*model, part)) << part;
+  for (const char* part : {"v_decoder", "t_decoder", "v_sigma"}) EXPECT_TRUE(has_gradient(*model, part)) << part;
+  // Same weights and noise: only the reconstructions change.
+  EXPECT_GT(std::abs(out.terms.at("recon_v") - whole.terms.at("recon_v")), 1e-4);
+  EXPECT_GT(std::abs(out.terms.at("recon_t") - whole.terms.at("recon_t")), 1e-4);
+  for (const char* term : {"kl_v", "kl_t", "wd", "rank"})
+    EXPECT_NEAR(out.terms.at(term), whole.terms.at(term), 1e-6) << term;
+}
+
+TEST(Algr, PresetsKeepThePaperValuesWithTheNegativeWarmUp) {
+  const Config paper = matcher_preset("algr", "paper");
+  EXPECT_EQ(paper["embed_size"], 2048);
+  EXPECT_DOUBLE_EQ(paper["lr"].get<double>(), 1e-4);
+  EXPECT_EQ(paper["batch_size"], 128);
+  EXPECT_DOUBLE_EQ(paper["margin"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(paper["lambda_start"].get<double>(), 1e-3);
+  EXPECT_EQ(paper["lambda_ramp_end"], 15);
+  for (const char* preset : {"paper", "cpu"}) {
+    const Config cfg = matcher_preset("algr", preset);
+    // The departure: one epoch of summed violations before the paper's hardest negatives.
+    EXPECT_EQ(cfg["sum_violation_epochs"], 1) << preset;
+    EXPECT_TRUE(cfg["max_violation"].get<bool>()) << preset;
+    for (const char* part : {"graph_decoders", "prior_distribution", "cross_attention"})
+      EXPECT_TRUE(cfg[part].get<bool>()) << preset << " " << part;
+  }
 }

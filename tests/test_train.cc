@@ -132,6 +132,25 @@ TEST_F(TrainTest, VseppLearnsTheTinyWorldWellAboveChance) {
   EXPECT_GT(m.t2i_r10, 2 * 1000.0 / test->split.num_images());
 }
 
+TEST_F(TrainTest, EveryLossTermOfTheModelIsLoggedPerEpoch) {
+  // ALGR's first epoch is the ranking loss alone; its second adds the graph-VAE terms.
+  TrainRequest r = request("algr-terms", {"epochs=2", "embed_size=32", "word_dim=16", "batch_size=64"});
+  r.model = "algr";
+  run_training(r);
+  auto log = read_log_jsonl(r.out_dir + "/log.jsonl");
+  ASSERT_EQ(log.size(), 2u);
+  const Json &phase1 = log[0]["terms"], &phase2 = log[1]["terms"];
+  EXPECT_EQ(phase1.at("lambda").get<double>(), 0.0);
+  EXPECT_FALSE(phase1.contains("recon_v"));
+  for (const char* term : {"rank", "wd", "recon_v", "recon_t", "kl_v", "kl_t", "lambda"}) {
+    ASSERT_TRUE(phase2.contains(term)) << term;
+    EXPECT_TRUE(std::isfinite(phase2[term].get<double>())) << term;
+    EXPECT_GT(phase2[term].get<double>(), 0.0) << term;
+    EXPECT_NE(format_terms(log[1]).find(cat(term, " ")), std::string::npos) << term;
+  }
+  EXPECT_EQ(format_terms(Json::object()), "");
+}
+
 TEST_F(TrainTest, ResumeContinuesWithIdenticalLosses) {
   const std::vector<std::string> small = {"embed_size=64", "word_dim=32", "batch_size=64", "lr_update=1",
                                           "lr_decay=0.5"};

@@ -5,7 +5,7 @@
 // posterior mean and sigma; matched pairs exchange their sampled latents by
 // cross-attention (Eq. 14) and decoders reconstruct the nodes (Eqs. 8-9).
 // Retrieval is the cosine of the mean readouts (Eq. 12), so inference is
-// embedding-based. Numbered decisions (D1..D42) are the ambiguities of the
+// embedding-based. Numbered decisions (D1..D44) are the ambiguities of the
 // spec, tabled in docs/models/algr.md.
 #include "scenematch/models/algr.h"
 
@@ -27,10 +27,12 @@ torch::nn::Linear linear(int64_t in, int64_t out, bool bias) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
-// Per-graph mean over present nodes and all features: (B, N, d) -> (B). The
-// loss terms are element means per graph (PyTorch's default reduction, D32).
-torch::Tensor graph_mean(const torch::Tensor& x, const torch::Tensor& mask) {
-  return masked_mean(x.mean(-1, /*keepdim=*/true), mask).squeeze(-1);
+// One graph's loss per node: (B, N, d) -> (B). Eq. 8's 0.5 (x - x')^T (x - x')
+// and Eq. 11's diagonal-Gaussian KL sum over a node's features; the paper is
+// silent over nodes, so the mean over present nodes keeps 36-region images and
+// short captions on one scale (D32).
+torch::Tensor node_mean_of_feature_sums(const torch::Tensor& x, const torch::Tensor& mask) {
+  return masked_mean(x.sum(-1, /*keepdim=*/true), mask).squeeze(-1);
 }
 
 // Softmax over the present nodes only: padding words and absent regions get
@@ -50,6 +52,10 @@ class Algr : public EmbeddingMatcher {
   Algr(const Config& config, const Vocab& vocab) : EmbeddingMatcher(config) {
     const int64_t d = cfg_get<int64_t>(config_, "embed_size");  // D2: latent = hidden = h = d
     slope_ = cfg_get<double>(config_, "leaky_slope");
+    // Table III's ablations (D44); a checkpoint written before these keys existed trains the whole model.
+    graph_decoders_ = cfg_get<bool>(config_, "graph_decoders", true);
+    prior_distribution_ = cfg_get<bool>(config_, "prior_distribution", true);
+    cross_attention_ = cfg_get<bool>(config_, "cross_attention", true);
     ggnn_steps_ = cfg_get<int64_t>(config_, "ggnn_steps");
     if (ggnn_steps_ < 0) fail("config: ggnn_steps must be >= 0, not ", ggnn_steps_);
     images_ = register_module("images", RegionProjection(cfg_get<int64_t>(config_, "feature_dim"), d));
@@ -179,52 +185,70 @@ class Algr : public EmbeddingMatcher {
       return out;
     }
 
-    // Eqs. 6-7: sigma from a second SA-GNN layer on the mean over the same edges (D8,
-    // D16), one N(0, 1) draw per node and dimension (D18), sampled
-    // only in training from torch's generator; the mean at evaluation (D19).
+    // Eqs. 6-7: sigma from a second SA-GNN layer on the mean over the same edges (D8, D16).
     const auto sv = sigma_layer(v.edges, v.mean, v_sigma_), st = sigma_layer(t.edges, t.mean, t_sigma_);
-    auto zv = v.mean, zt = t.mean;
-    if (is_training()) {
-      zv = zv + sv * torch::randn_like(sv);
-      zt = zt + st * torch::randn_like(st);
+    // Eq. 10, averaged over the batch where L_rank and L_WD sum over it (D32): per graph the
+    // feature sums are O(d), so a batch sum would put lambda L_g at B times that and swamp
+    // L_rank (at most 2 * margin * B) long before lambda reaches 0.5.
+    auto graph_vae = torch::zeros({}, ev.options());
+    if (graph_decoders_) {
+      // One N(0, 1) draw per node and dimension (D18), only in training, from torch's generator;
+      // the mean at evaluation (D19) and without the prior distribution (Zhat = Z, D44).
+      auto zv = v.mean, zt = t.mean;
+      if (prior_distribution_ && is_training()) {
+        zv = zv + sv * torch::randn_like(sv);
+        zt = zt + st * torch::randn_like(st);
+      }
+      // Without cross-attention the decoders read the latents themselves (h = d, D2; D44).
+      auto tilde_v = zv, tilde_t = zt;
+      if (cross_attention_) {
+        // Eq. 14 on the B matched pairs (D25): row softmax (D21) over the other graph's
+        // present nodes, aggregation by matrix product (D20), no scaling (D23).
+        auto to_v = masked_softmax(zv.bmm(zt.transpose(1, 2)), t.mask).bmm(zt);
+        auto to_t = masked_softmax(zt.bmm(zv.transpose(1, 2)), v.mask).bmm(zv);
+        tilde_v = v_fc_->forward(torch::cat({to_v, zv}, -1));  // no activation (D24)
+        tilde_t = t_fc_->forward(torch::cat({to_t, zt}, -1));
+      }
+      // Eqs. 8-9: Smooth-L1 (beta 1) between sigmoid decoders and the nodes; the targets
+      // keep their gradient (D28). Its quadratic zone is a unit-variance Gaussian likelihood,
+      // but an l2-normalised node's entries have RMS 1/sqrt(d): mapped by (x + 1) / 2 every
+      // target sat at 0.5 +- 0.01, which a decoder emitting 0.5 matched. sigmoid(sqrt(d) x)
+      // gives the targets RMS-1 logits, a spread of about 0.2 in (0, 1), and stays one-to-one,
+      // so every node is reachable and nothing is lost (D26).
+      auto reconstruction = [](const torch::Tensor& decoded, const Graph& g) {
+        const auto target = torch::sigmoid(g.nodes * std::sqrt(double(g.nodes.size(-1))));
+        auto diff = torch::smooth_l1_loss(torch::sigmoid(decoded), target, at::Reduction::None, 1.0);
+        return node_mean_of_feature_sums(diff, g.mask).mean();
+      };
+      auto recon_v = reconstruction(v_decoder_->forward(tilde_v), v);
+      auto recon_t = reconstruction(t_decoder_->forward(tilde_t), t);
+      graph_vae = graph_vae + recon_v + recon_t;
+      out.terms["recon_v"] = recon_v.item<double>();
+      out.terms["recon_t"] = recon_t.item<double>();
     }
-    // Eq. 14 on the B matched pairs (D25): row softmax (D21) over the other graph's
-    // present nodes, aggregation by matrix product (D20), no scaling (D23).
-    auto to_v = masked_softmax(zv.bmm(zt.transpose(1, 2)), t.mask).bmm(zt);
-    auto to_t = masked_softmax(zt.bmm(zv.transpose(1, 2)), v.mask).bmm(zv);
-    auto tilde_v = v_fc_->forward(torch::cat({to_v, zv}, -1));  // no activation (D24)
-    auto tilde_t = t_fc_->forward(torch::cat({to_t, zt}, -1));
-    // Eqs. 8-9: Smooth-L1 (beta 1) between sigmoid decoders and the nodes,
-    // mapped from the l2-normalised range [-1, 1] into the sigmoid's (0, 1)
-    // by (x + 1) / 2 (D26); the targets keep their gradient (D28).
-    auto reconstruction = [](const torch::Tensor& decoded, const Graph& g) {
-      auto diff = torch::smooth_l1_loss(torch::sigmoid(decoded), (g.nodes + 1) / 2, at::Reduction::None, 1.0);
-      return graph_mean(diff, g.mask).sum();
-    };
-    auto recon_v = reconstruction(v_decoder_->forward(tilde_v), v);
-    auto recon_t = reconstruction(t_decoder_->forward(tilde_t), t);
-    // Eq. 11: KL(N(Z, sigma^2) || N(0, I)) in closed form (D29).
-    auto kl = [](const torch::Tensor& mean, const torch::Tensor& sigma, const torch::Tensor& mask) {
-      auto per_element = 0.5 * (mean.pow(2) + sigma.pow(2) - 2 * sigma.log() - 1);
-      return graph_mean(per_element, mask).sum();
-    };
-    auto kl_v = kl(v.mean, sv, v.mask), kl_t = kl(t.mean, st, t.mask);
+    if (prior_distribution_) {
+      // Eq. 11: KL(N(Z, sigma^2) || N(0, I)) in closed form (D29), summed over features.
+      auto kl = [](const torch::Tensor& mean, const torch::Tensor& sigma, const torch::Tensor& mask) {
+        auto per_element = 0.5 * (mean.pow(2) + sigma.pow(2) - 2 * sigma.log() - 1);
+        return node_mean_of_feature_sums(per_element, mask).mean();
+      };
+      auto kl_v = kl(v.mean, sv, v.mask), kl_t = kl(t.mean, st, t.mask);
+      graph_vae = graph_vae + kl_v + kl_t;
+      out.terms["kl_v"] = kl_v.item<double>();
+      out.terms["kl_t"] = kl_t.item<double>();
+    }
     // Eq. 13: closed-form 2-Wasserstein distance of the matched pair's readout
     // Gaussians, summed over the batch like L_rank (D33).
     auto wd = ((ev - et).pow(2).sum(-1) + (masked_mean(sv, v.mask) - masked_mean(st, t.mask)).pow(2).sum(-1) + 1e-12)
                   .sqrt()
                   .sum();
-    auto graph_vae = recon_v + recon_t + kl_v + kl_t;  // Eq. 10
-    out.total = lambda * graph_vae + wd + rank;        // Eq. 16
-    out.terms["recon_v"] = recon_v.item<double>();
-    out.terms["recon_t"] = recon_t.item<double>();
-    out.terms["kl_v"] = kl_v.item<double>();
-    out.terms["kl_t"] = kl_t.item<double>();
+    out.total = lambda * graph_vae + wd + rank;  // Eq. 16
     out.terms["wd"] = wd.item<double>();
     return out;
   }
 
   double slope_ = 0.01;
+  bool graph_decoders_ = true, prior_distribution_ = true, cross_attention_ = true;
   int64_t ggnn_steps_ = 0;
   int epoch_ = 0;  // set by on_step(); the schedule is a function of the epoch, so resuming needs no state
   RegionProjection images_{nullptr};
@@ -242,6 +266,13 @@ Config algr_preset(const std::string& preset) {
   cfg["ggnn_steps"] = 2;       // D12: m, not given
   cfg["lambda_start"] = 1e-3;  // Sec. III-C
   cfg["lambda_end"] = 0.5;     // D37: the annealing target of Sec. III-C, not Sec. IV-B's 1
+  // Table III's "w/o graph decoders", "w/o prior distribution", "w/o cross-attention" (D44).
+  cfg["graph_decoders"] = true;
+  cfg["prior_distribution"] = true;
+  cfg["cross_attention"] = true;
+  // Departure (docs/models.md), every preset: the first epoch sums the violations over all
+  // negatives. With hardest negatives from a random start ALGR never left the collapse point.
+  cfg["sum_violation_epochs"] = 1;
   if (preset == "paper") {
     // Sec. IV-B: 2048-d features, latents and hidden states, Adam lr 1e-4,
     // batch 128, margin 0.2. Unstated schedule from CAMERA's Flickr30K run

@@ -1,8 +1,10 @@
 #include "scenematch/train/log.h"
 
+#include <cstdio>
 #include <sstream>
 
 #include "scenematch/core/atomic_file.h"
+#include "scenematch/core/error.h"
 
 namespace sm {
 
@@ -23,6 +25,17 @@ std::vector<Json> read_log_jsonl(const std::string& path) {
     records.push_back(std::move(j));
   }
   return records;
+}
+
+std::string format_terms(const Json& record) {
+  const Json terms = record.value("terms", Json::object());  // named: items() would outlive a temporary
+  std::string text;
+  for (const auto& [name, value] : terms.items()) {
+    char number[32];
+    std::snprintf(number, sizeof number, "%.4g", value.get<double>());
+    text += cat(text.empty() ? "" : "  ", name, " ", number);
+  }
+  return text;
 }
 
 }  // namespace sm

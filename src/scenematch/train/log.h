@@ -12,4 +12,8 @@ namespace sm {
 void write_log_jsonl(const std::string& path, const std::vector<Json>& records);
 std::vector<Json> read_log_jsonl(const std::string& path);  // errors name file:line
 
+// A record's per-epoch mean loss terms for the progress line: "rank 12.3  wd 4.56";
+// empty when the model reports none.
+std::string format_terms(const Json& record);
+
 }  // namespace sm

@@ -251,13 +251,16 @@ TrainSummary Trainer::run() {
       plot_curves(records_, path(kPlot), cat(bundle_.name, " (", bundle_.config.value("preset", "custom"), ")"));
     }
 
-    if (options_.verbose && writes_files())
+    if (options_.verbose && writes_files()) {
       std::fprintf(stderr,
                    "epoch %d/%d  lr %.2g  loss %.4f  rSum %.1f%s  R@1 i2t %.1f "
                    "t2i %.1f  %s\n",
                    epoch + 1, epochs, record["lr"].get<double>(), record["loss"].get<double>(), rsum,
                    best ? " (best)" : "", record.value("i2t_r1", 0.0), record.value("t2i_r1", 0.0),
                    format_duration(record["seconds"].get<double>() + record["val_seconds"].get<double>()).c_str());
+      const std::string terms = format_terms(record);
+      if (!terms.empty()) std::fprintf(stderr, "  terms (epoch means): %s\n", terms.c_str());
+    }
   }
 
   TrainSummary summary;
