@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <numeric>
 
 #include "scenematch/core/error.h"
 #include "scenematch/data/batcher.h"
@@ -278,6 +280,63 @@ TEST_F(Batching, EpochCoversEveryCaptionOnceAndRepeatsPerSeed) {
   // The next epoch from the same generator is a different order.
   EXPECT_NE(b.epoch(6, rng), batches);
   EXPECT_THROW(b.epoch(0, rng), Error);
+}
+
+TEST_F(Batching, GroupedEpochKeepsCaptionsOfAnImageTogether) {
+  load();
+  Batcher b(split_, vocab_, graphs_, {});
+  auto image_counts = [&](const std::vector<int64_t>& batch) {
+    std::map<int64_t, int64_t> counts;
+    for (int64_t c : batch) ++counts[split_.image_of_caption(c)];
+    return counts;
+  };
+  auto covers_every_caption_once = [](const std::vector<std::vector<int64_t>>& batches) {
+    std::vector<int64_t> all;
+    for (const auto& batch : batches) all.insert(all.end(), batch.begin(), batch.end());
+    std::sort(all.begin(), all.end());
+    std::vector<int64_t> expected(20);
+    std::iota(expected.begin(), expected.end(), 0);
+    return all == expected;
+  };
+
+  // 5 captions an image in groups of 5: two whole images a batch of 10.
+  std::mt19937_64 rng(3);
+  auto whole = b.epoch(10, 5, rng);
+  ASSERT_EQ(whole.size(), 2u);
+  for (const auto& batch : whole) {
+    auto counts = image_counts(batch);
+    ASSERT_EQ(counts.size(), 2u);
+    for (const auto& [image, n] : counts) EXPECT_EQ(n, 5) << "image " << image;
+  }
+  EXPECT_TRUE(covers_every_caption_once(whole));
+
+  // Groups of 2 (2 + 2 + 1 per image, 12 groups), 3 groups a batch of 7: an
+  // image is alone in a batch at most once (its fifth caption).
+  std::mt19937_64 pairs_rng(3);
+  auto pairs = b.epoch(7, 2, pairs_rng);
+  ASSERT_EQ(pairs.size(), 4u);
+  std::map<int64_t, int64_t> alone;
+  for (const auto& batch : pairs) {
+    EXPECT_LE(batch.size(), 6u);
+    for (const auto& [image, n] : image_counts(batch))
+      if (n == 1) ++alone[image];
+  }
+  for (const auto& [image, n] : alone) EXPECT_LE(n, 1) << "image " << image;
+  EXPECT_TRUE(covers_every_caption_once(pairs));
+
+  // Deterministic per seed, different across seeds and epochs.
+  std::mt19937_64 same(3), other(4);
+  EXPECT_EQ(b.epoch(7, 2, same), pairs);
+  EXPECT_NE(b.epoch(7, 2, other), pairs);
+  EXPECT_NE(b.epoch(7, 2, pairs_rng), pairs);
+
+  // One caption an image is the ungrouped epoch, draw for draw.
+  std::mt19937_64 ungrouped(9), one(9);
+  EXPECT_EQ(b.epoch(6, 1, one), b.epoch(6, ungrouped));
+
+  EXPECT_THROW(b.epoch(10, 6, rng), Error);  // more than the 5 captions an image has
+  EXPECT_THROW(b.epoch(10, 0, rng), Error);
+  EXPECT_THROW(b.epoch(4, 5, rng), Error);  // no group fits a batch
 }
 
 }  // namespace

@@ -261,6 +261,36 @@ TEST(Resg, LossTermsSwitchOnAndOff) {
   EXPECT_THROW(small_model(cfg), Error);
 }
 
+TEST(Resg, PositiveNegativeMarginSeesEveryCaptionOfTheImage) {
+  auto model = small_model(small_config());
+  model->eval();
+  auto images = random_images(6, 12);
+  auto captions = random_captions(6, small_vocab().size(), 13);
+  torch::NoGradGuard no_grad;
+  auto term = [&](const std::vector<int64_t>& ids) {
+    images.ids = ids;
+    return model->loss(images, captions).terms.at("pnm");
+  };
+  const Encoding v = model->encode_images(images), t = model->encode_captions(captions);
+  const auto s = resg::directional_scores(v.at("nodes"), v.at("mask"), t.at("nodes"), t.at("mask"), true);
+  // One caption an image: L_pnm is the hardest-negative loss at margin delta.
+  EXPECT_NEAR(term({0, 1, 2, 3, 4, 5}),
+              resg::hardest_negative_loss(s.words, s.regions, torch::eye(6, torch::kBool), 0.7).item<double>(), 1e-4);
+  // Two captions an image (a captions_per_image = 2 batch): the hard positive is
+  // the worse of the two, as Eq. 19 defines it.
+  const std::vector<int64_t> pairs = {7, 7, 8, 8, 9, 9};
+  const double grouped = term(pairs);
+  EXPECT_NEAR(grouped,
+              resg::positive_negative_margin_loss(s.words, s.regions, positive_pairs(pairs, 6, torch::kCPU), 0.7)
+                  .item<double>(),
+              1e-4);
+  EXPECT_GT(
+      std::abs(
+          grouped -
+          resg::hardest_negative_loss(s.words, s.regions, positive_pairs(pairs, 6, torch::kCPU), 0.7).item<double>()),
+      1e-6);
+}
+
 TEST(Resg, AdamStepsLowerTheLoss) {
   auto model = small_model(small_config());
   auto images = random_images(8, 10);

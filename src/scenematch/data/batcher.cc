@@ -289,4 +289,33 @@ std::vector<std::vector<int64_t>> Batcher::epoch(int64_t batch_size, std::mt1993
   return batches;
 }
 
+std::vector<std::vector<int64_t>> Batcher::epoch(int64_t batch_size, int64_t captions_per_image,
+                                                 std::mt19937_64& rng) const {
+  if (captions_per_image == 1) return epoch(batch_size, rng);
+  if (captions_per_image < 1 || captions_per_image > split_.captions_per_image)
+    fail("config: captions_per_image is ", captions_per_image, "; it must be between 1 and the ",
+         split_.captions_per_image, " captions an image has in ", split_.file("caps.txt"));
+  if (batch_size < captions_per_image)
+    fail("config: batch_size ", batch_size, " holds no group of captions_per_image = ", captions_per_image,
+         "; raise batch_size or lower captions_per_image");
+  const int64_t per_image = split_.captions_per_image;
+  std::vector<std::vector<int64_t>> groups;
+  std::vector<int64_t> own(per_image);
+  for (int64_t image = 0; image < split_.num_images(); ++image) {
+    std::iota(own.begin(), own.end(), image * per_image);
+    for (size_t i = own.size(); i > 1; --i) std::swap(own[i - 1], own[uniform_below(rng, i)]);
+    for (int64_t begin = 0; begin < per_image; begin += captions_per_image)
+      groups.emplace_back(own.begin() + begin, own.begin() + std::min(per_image, begin + captions_per_image));
+  }
+  for (size_t i = groups.size(); i > 1; --i) std::swap(groups[i - 1], groups[uniform_below(rng, i)]);
+  const size_t groups_per_batch = static_cast<size_t>(batch_size / captions_per_image);
+  std::vector<std::vector<int64_t>> batches;
+  for (size_t begin = 0; begin < groups.size(); begin += groups_per_batch) {
+    std::vector<int64_t>& batch = batches.emplace_back();
+    for (size_t g = begin; g < std::min(groups.size(), begin + groups_per_batch); ++g)
+      batch.insert(batch.end(), groups[g].begin(), groups[g].end());
+  }
+  return batches;
+}
+
 }  // namespace sm

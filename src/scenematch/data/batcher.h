@@ -24,6 +24,13 @@ class Batcher {
   // One training epoch: every caption once, shuffled, cut into batches of
   // caption ids (the image of caption c is split.image_of_caption(c)).
   std::vector<std::vector<int64_t>> epoch(int64_t batch_size, std::mt19937_64& rng) const;
+  // The same with several captions of an image together (config
+  // captions_per_image): each image's captions, shuffled, are cut into groups
+  // of `captions_per_image` (the last one smaller when it does not divide the
+  // image's count), the groups are shuffled, and each batch takes
+  // batch_size / captions_per_image groups. Every caption still comes once an
+  // epoch. captions_per_image = 1 is epoch(batch_size, rng), draw for draw.
+  std::vector<std::vector<int64_t>> epoch(int64_t batch_size, int64_t captions_per_image, std::mt19937_64& rng) const;
 
   // Boxes as GSMN's release evaluation feeds them (release_eval_boxes in
   // batcher.cc); `loader_batch` is the checkpoint's batch_size. 0: off.

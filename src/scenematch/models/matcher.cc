@@ -107,6 +107,8 @@ Config base_preset(const std::string& preset) {
   Config cfg = schedule_preset(preset);
   // Compositional hard negatives (train/hard_negative_loss.h): off, as none of the papers trains with them.
   cfg["hard_negatives"] = false;
+  // Captions of one image drawn together into a batch (Batcher::epoch); 1: every caption on its own.
+  cfg["captions_per_image"] = 1;
   for (const char* kind : {"relation_swap", "attribute_swap", "absent_object"})
     cfg[std::string("hard_negative_") + kind] = 1.0;
   return cfg;

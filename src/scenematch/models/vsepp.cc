@@ -45,7 +45,9 @@ class VsePP : public EmbeddingMatcher {
 };
 
 Config vsepp_preset(const std::string& preset) {
-  model_preset("vsepp", preset, {"paper", "cpu"});
+  // paper-coco runs the same values: the release trains COCO with train.py's
+  // defaults (README: `--data_name coco_precomp --max_violation`).
+  model_preset("vsepp", preset, {"paper", "paper-coco", "cpu"});
   Config cfg = base_preset(preset);  // VSE++'s own values: embed 1024, word 300, lr 2e-4, 30 epochs, /10 at 15
   cfg["text_pool"] = "final";        // VSE++ reads the GRU's last state
   cfg["bidirectional"] = true;       // the foundation spec's BiGRU (directions averaged)

@@ -136,8 +136,10 @@ Json Trainer::train_epoch(int epoch) {
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
   std::mt19937_64 rng(epoch_seed(cfg_get<uint64_t>(cfg, "seed", 0), epoch));
-  // Every rank draws the same global batches; step_loss splits their work.
-  const auto batches = train_.epoch(global_batch_, rng);
+  // Every rank draws the same global batches (grouped ones too: the same
+  // generator state), and step_loss scores the whole batch, so another
+  // caption of an image on another rank's shard is still a positive.
+  const auto batches = train_.epoch(global_batch_, cfg_get<int64_t>(cfg, "captions_per_image", 1), rng);
   Matcher& model = *bundle_.model;
   model.train();
   const auto params = model.parameters();
