@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -174,6 +176,38 @@ TEST_F(Npy, Versions2And3HaveFourByteHeaderLength) {
   }
   auto bad = write_raw("v4.npy", 4, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 5), }", bytes_of<float>(t));
   expect_open_error(bad, "version 4.0");
+}
+
+// Found by fuzz_npy: a version-3 file of 24 bytes whose header length field
+// says 2 GB was given a 2 GB buffer before the length was checked. Under an
+// address-space limit the length must be refused by name, not allocated.
+TEST_F(Npy, HeaderLengthIsCheckedBeforeItIsAllocated) {
+  std::string bytes = std::string("\x93NUMPY\x03", 7) + '\0' + std::string("\xff\xff\xff\x7f", 4) + "{'descr'";
+  const std::string file = path("claims_2gb_header.npy");
+  std::ofstream(file, std::ios::binary).write(bytes.data(), bytes.size());
+  std::ifstream status("/proc/self/status");
+  size_t mapped_kb = 0;
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) mapped_kb = std::stoull(line.substr(7));
+  ASSERT_GT(mapped_kb, 0u);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const rlim_t limit = (mapped_kb + 512 * 1024) * 1024;  // 512 MB more than now: far below 2 GB
+    const struct rlimit r = {limit, limit};
+    ::setrlimit(RLIMIT_AS, &r);
+    try {
+      NpyArray::open(file);
+      ::_exit(2);
+    } catch (const Error& e) {
+      ::_exit(std::string(e.what()).find("truncated .npy header") != std::string::npos ? 0 : 3);
+    } catch (...) {
+      ::_exit(4);  // std::bad_alloc: the buffer was made first
+    }
+  }
+  int status_code = 0;
+  ASSERT_EQ(::waitpid(child, &status_code, 0), child);
+  ASSERT_TRUE(WIFEXITED(status_code));
+  EXPECT_EQ(WEXITSTATUS(status_code), 0) << "2: accepted, 3: another error, 4: allocation failed";
 }
 
 // Similarity matrices saved by other codebases are float64; rows() gives float32.

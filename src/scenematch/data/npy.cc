@@ -234,9 +234,12 @@ NpyArray NpyArray::open(const std::string& path) {
   ::posix_fadvise(m->fd, 0, 0, POSIX_FADV_RANDOM);
 
   // Parse the preamble with pread so a bad file is rejected before mapping.
+  // The size is checked before the buffer is made: a header length field
+  // is untrusted (a 24-byte file may claim a 539 MB header).
   auto read_at = [&](size_t offset, size_t n) {
+    if (offset + n > m->file_size) fail(path, ": truncated .npy header (the file has ", m->file_size, " bytes)");
     std::string buf(n, '\0');
-    if (offset + n > m->file_size || ::pread(m->fd, buf.data(), n, offset) != static_cast<ssize_t>(n))
+    if (::pread(m->fd, buf.data(), n, offset) != static_cast<ssize_t>(n))
       fail(path, ": truncated .npy header (the file has ", m->file_size, " bytes)");
     return buf;
   };
