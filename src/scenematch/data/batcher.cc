@@ -59,6 +59,13 @@ uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
   return x % n;
 }
 
+// Fisher-Yates by hand: std::shuffle's order differs between standard
+// libraries, and runs must repeat exactly from a seed.
+template <class T>
+void shuffle_exactly(std::vector<T>& items, std::mt19937_64& rng) {
+  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[uniform_below(rng, i)]);
+}
+
 // Builds a caption batch; name(k) says where caption k comes from in errors.
 CaptionBatch build_captions(const Vocab& vocab, const DataNeeds& needs, const std::vector<const CaptionGraph*>& graphs,
                             const std::vector<int64_t>& ids, const std::function<std::string(int64_t)>& name) {
@@ -280,9 +287,7 @@ std::vector<std::vector<int64_t>> Batcher::epoch(int64_t batch_size, std::mt1993
   if (batch_size <= 0) fail("batcher: batch size must be positive, got ", batch_size);
   std::vector<int64_t> order(split_.num_captions());
   std::iota(order.begin(), order.end(), 0);
-  // Fisher-Yates by hand: std::shuffle's order differs between standard
-  // libraries, and runs must repeat exactly from a seed.
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);
+  shuffle_exactly(order, rng);
   std::vector<std::vector<int64_t>> batches;
   for (size_t begin = 0; begin < order.size(); begin += batch_size)
     batches.emplace_back(order.begin() + begin, order.begin() + std::min(order.size(), begin + batch_size));
@@ -303,11 +308,11 @@ std::vector<std::vector<int64_t>> Batcher::epoch(int64_t batch_size, int64_t cap
   std::vector<int64_t> own(per_image);
   for (int64_t image = 0; image < split_.num_images(); ++image) {
     std::iota(own.begin(), own.end(), image * per_image);
-    for (size_t i = own.size(); i > 1; --i) std::swap(own[i - 1], own[uniform_below(rng, i)]);
+    shuffle_exactly(own, rng);
     for (int64_t begin = 0; begin < per_image; begin += captions_per_image)
       groups.emplace_back(own.begin() + begin, own.begin() + std::min(per_image, begin + captions_per_image));
   }
-  for (size_t i = groups.size(); i > 1; --i) std::swap(groups[i - 1], groups[uniform_below(rng, i)]);
+  shuffle_exactly(groups, rng);
   const size_t groups_per_batch = static_cast<size_t>(batch_size / captions_per_image);
   std::vector<std::vector<int64_t>> batches;
   for (size_t begin = 0; begin < groups.size(); begin += groups_per_batch) {
