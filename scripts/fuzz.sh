@@ -77,6 +77,23 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Inputs that once crashed a target are rebuilt here on every run (they are
+# binary, and nothing binary is kept in the repository), so a target meets
+# them first whatever its random search does.
+regressions=$BUILD_DIR/fuzz-regressions
+mkdir -p "$regressions/fuzz_npy"
+npy_header() {  # version-1 .npy preamble for a header dict, padded to 64 bytes
+  local dict="$1" pad
+  pad=$((64 - (10 + ${#dict} + 1) % 64))
+  printf '\x93NUMPY\x01\x00'
+  printf "\\x$(printf %02x $(((${#dict} + pad + 1) % 256)))\\x$(printf %02x $(((${#dict} + pad + 1) / 256)))"
+  printf '%s%*s\n' "$dict" "$pad" ''
+}
+# A 24-byte file whose header length says 2 GB was given a 2 GB buffer.
+printf "\x93NUMPY\x03\x00\xff\xff\xff\x7f{'descr'" >"$regressions/fuzz_npy/claims_2gb_header.npy"
+# gather() of rows of zero width handed memcpy an empty tensor's null pointer.
+npy_header "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }" >"$regressions/fuzz_npy/zero_width_rows.npy"
+
 status=0
 for t in $([ "$target" = all ] && echo "$TARGETS" || echo "$target"); do
   corpus=$BUILD_DIR/fuzz-corpus/$t
@@ -87,7 +104,7 @@ for t in $([ "$target" = all ] && echo "$TARGETS" || echo "$target"); do
   # The checkpoint seed is a whole model: let its inputs be as long as it.
   max_len=$([ "$t" = fuzz_checkpoint ] || echo -max_len=65536)
   rc=0
-  "$BIN/$t" "$corpus" "$SEEDS/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 $max_len \
+  "$BIN/$t" "$corpus" "$SEEDS/$t" $([ -d "$regressions/$t" ] && echo "$regressions/$t") -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 $max_len \
     -print_final_stats=1 -artifact_prefix="$BUILD_DIR/fuzz-artifacts/$t-" >"$log" 2>&1 || rc=$?
   grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY)|Test unit written|ERROR: libFuzzer" "$log" || true
   echo "fuzz: $t exit $rc (log: $log)" >&2

@@ -211,6 +211,17 @@ TEST_F(Npy, HeaderLengthIsCheckedBeforeItIsAllocated) {
 }
 
 // Similarity matrices saved by other codebases are float64; rows() gives float32.
+// Found by the CI fuzz smoke: gathering rows of zero width passed an empty
+// tensor's null data pointer to memcpy (undefined behaviour; the sanitizer
+// build of this test stops there).
+TEST_F(Npy, ZeroWidthRowsGatherToEmptyRows) {
+  auto a = NpyArray::open(write_raw("zero_width.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", ""));
+  EXPECT_EQ(a.rows(), 3);
+  EXPECT_EQ(a.gather({2, 0}).sizes(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(a.rows(0, 3).sizes(), (std::vector<int64_t>{3, 0}));
+  EXPECT_THROW(a.gather({3}), Error);
+}
+
 TEST_F(Npy, ReadsFloat64) {
   const double values[] = {0.5, -1.25, 3.0, 1e-3, 2.0, -0.75};
   std::string data(reinterpret_cast<const char*>(values), sizeof values);

@@ -371,6 +371,9 @@ torch::Tensor NpyArray::stored_gather(const std::vector<int64_t>& indices) const
   std::vector<int64_t> sizes = map_->shape;
   sizes[0] = static_cast<int64_t>(indices.size());
   auto out = torch::empty(sizes, torch::TensorOptions().dtype(scalar_type(map_->dtype)));
+  // Rows of zero width (shape (n, 0)) have nothing to copy, and an empty
+  // tensor's data pointer is null, which memcpy must never receive.
+  if (map_->row_bytes == 0) return out;
   char* dst = static_cast<char*>(out.data_ptr());
   for (int64_t i : indices) prefetch(map_->base, map_->row(i), map_->row_bytes);
   for (size_t k = 0; k < indices.size(); ++k)

@@ -195,7 +195,7 @@ Release read_release(const std::string& checkpoint, const std::string& dir, cons
       if (offset + bytes > blob.size()) fail(checkpoint, ": converter output is short (", name, ")");
       auto t = torch::empty(shape, type);
       if (static_cast<size_t>(t.nbytes()) != bytes) fail(checkpoint, ": converter output is inconsistent (", name, ")");
-      std::memcpy(t.data_ptr(), blob.data() + offset, bytes);
+      if (bytes) std::memcpy(t.data_ptr(), blob.data() + offset, bytes);  // an empty tensor's pointer is null
       d.tensors[name] = t;
     }
     r.dicts.push_back(std::move(d));
