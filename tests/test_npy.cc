@@ -215,7 +215,8 @@ TEST_F(Npy, HeaderLengthIsCheckedBeforeItIsAllocated) {
 // tensor's null data pointer to memcpy (undefined behaviour; the sanitizer
 // build of this test stops there).
 TEST_F(Npy, ZeroWidthRowsGatherToEmptyRows) {
-  auto a = NpyArray::open(write_raw("zero_width.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", ""));
+  auto a =
+      NpyArray::open(write_raw("zero_width.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", ""));
   EXPECT_EQ(a.rows(), 3);
   EXPECT_EQ(a.gather({2, 0}).sizes(), (std::vector<int64_t>{2, 0}));
   EXPECT_EQ(a.rows(0, 3).sizes(), (std::vector<int64_t>{3, 0}));
