@@ -43,7 +43,9 @@ SEEDS=$BUILD_DIR/fuzz-seeds
 
 # Seeds: the files of a tiny synthetic world, the checkpoint and vocabulary of
 # a small VSE++ after one epoch, an index over it, parse caches, request bodies.
-if [ ! -f "$SEEDS/.done" ]; then
+# The stamp names the seeds' formats: bump it when a reader's format changes.
+SEEDS_STAMP=$SEEDS/.done-checkpoint-format-2
+if [ ! -f "$SEEDS_STAMP" ]; then
   rm -rf "$SEEDS"
   w=$SEEDS/work
   mkdir -p "$w"
@@ -70,7 +72,7 @@ if [ ! -f "$SEEDS/.done" ]; then
   printf '%s' '{"text": "a dog chasing a cat", "k": 5}' >"$SEEDS/fuzz_search_request/text"
   printf '%s' '{"image": 3, "k": 10, "candidates": 50, "exhaustive": true}' >"$SEEDS/fuzz_search_request/image"
   rm -rf "$w"
-  touch "$SEEDS/.done"
+  touch "$SEEDS_STAMP"
 fi
 
 # Leaks are checked, except LibTorch's own one-off start-up allocations.

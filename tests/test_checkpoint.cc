@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "scenematch/core/atomic_file.h"
+#include "scenematch/core/tensor_pack.h"
 #include "scenematch/models/checkpoint.h"
 #include "support/random_batches.h"
 #include "support/temp_dir.h"
@@ -117,7 +118,8 @@ TEST(Checkpoint, FlippedBytesAreRefusedByName) {
 
 // Found by fuzz_checkpoint: a file changed and given a right checksum again
 // (edited by hand, or by another writer) escaped as a TorchScript exception
-// instead of an error naming it; "sizes" of the wrong type as a JSON one.
+// instead of an error naming it, and a crafted one crashed TorchScript's type
+// parser; "sizes" of the wrong type escaped as a JSON exception.
 TEST(Checkpoint, ConsistentButGarbledFilesAreRefusedByName) {
   TempDir dir;
   const std::string original = dir.path() + "/original.ckpt";
@@ -135,8 +137,16 @@ TEST(Checkpoint, ConsistentButGarbledFilesAreRefusedByName) {
     write_file_atomic(path, b);
     return path;
   };
-  // A type name in the weights archive's pickle that names no type.
-  expect_error(edited("__torch__", "_rt_hco__", "garbled"), "corrupt");
+  // A weight renamed, a dtype changed, a shape made to disagree with the bytes.
+  const std::string weight = "\"name\":\"";  // as the weights' index spells a tensor's name
+  expect_error(edited("\"dtype\":\"float32\"", "\"dtype\":\"float64\"", "dtype"), "dtype");
+  expect_error(edited("\"dtype\":\"float32\"", "\"dtype\":\"complex\"", "unknown_dtype"), "dtype \"complex\"");
+  {
+    const std::string name = model_tensors(*small_bundle(1).model).front().first;
+    std::string renamed = name;
+    renamed.back() = renamed.back() == 'x' ? 'y' : 'x';
+    expect_error(edited(weight + name + "\"", weight + renamed + "\"", "renamed"), name);
+  }
   const std::string sizes = cat("\"sizes\":", read_checkpoint_header(original)["sizes"].dump());
   expect_error(edited(sizes, cat("\"sizes\":[", std::string(sizes.size() - 10, ' '), "]"), "sizes_array"), "corrupt");
 }
@@ -171,4 +181,20 @@ TEST(Checkpoint, CrashMidWriteLeavesTheOldFile) {
   ASSERT_EQ(WEXITSTATUS(status), 3);
   f = load_checkpoint(path, torch::kCPU);
   EXPECT_TRUE(torch::equal(fixed_scores(*b.model), fixed_scores(*f.bundle.model)));
+}
+
+// Format 1 held the weights as a LibTorch archive; such files are refused by
+// name before any of their bytes reach a parser.
+TEST(Checkpoint, FormatOneIsRefusedByName) {
+  TempDir dir;
+  const std::string path = dir.path() + "/old.ckpt";
+  save_checkpoint(path, small_bundle(1));
+  std::string b = read_file(path);
+  const size_t at = b.find("\"format\":2");
+  ASSERT_NE(at, std::string::npos);
+  b[at + 9] = '1';
+  const uint64_t sum = fnv1a64(b.data(), b.size() - sizeof sum);
+  std::memcpy(b.data() + b.size() - sizeof sum, &sum, sizeof sum);
+  write_file_atomic(path, b);
+  expect_error(path, "format 1");
 }

@@ -1,8 +1,10 @@
 // File layout (integers are little-endian uint64):
 //   "SMCKPT01" | total file size | header length | header JSON | weights | optimizer | FNV-1a of all before
 // The header holds the name, config, vocabulary, trainer state and the byte
-// sizes of the two archives; the size field up front tells a truncated file
-// from a corrupt one before anything is parsed.
+// sizes of the two sections; the size field up front tells a truncated file
+// from a corrupt one before anything is parsed. Format 2 stores the weights as
+// a tensor pack (core/tensor_pack.h); format 1 stored a LibTorch archive, whose
+// loader a crafted file could crash, and is refused.
 #include "scenematch/models/checkpoint.h"
 
 #include <sys/stat.h>
@@ -10,15 +12,16 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "scenematch/core/atomic_file.h"
+#include "scenematch/core/tensor_pack.h"
 
 namespace sm {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'M', 'C', 'K', 'P', 'T', '0', '1'};
 constexpr size_t kPrefix = sizeof kMagic + 2 * sizeof(uint64_t);
+constexpr int kFormat = 2;
 
 void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
 
@@ -65,14 +68,8 @@ Json parse_header(const std::string& path, const char* data, uint64_t len) {
 void save_checkpoint(const std::string& path, const ModelBundle& bundle, const Json& trainer_state,
                      const std::string& optimizer_bytes) {
   if (!bundle.model) fail(path, ": save_checkpoint: no model");
-  std::ostringstream weights_stream;
-  {
-    torch::serialize::OutputArchive archive;
-    bundle.model->save(archive);
-    archive.save_to(weights_stream);
-  }
-  const std::string weights = weights_stream.str();
-  Json header = {{"format", 1},
+  const std::string weights = pack_tensors(model_tensors(*bundle.model));
+  Json header = {{"format", kFormat},
                  {"name", bundle.name},
                  {"config", bundle.config},
                  {"vocab", bundle.vocab.to_json()},
@@ -116,6 +113,11 @@ CheckpointFile load_checkpoint(const std::string& path, const torch::Device& dev
       kPrefix + header_len + weights_size + optimizer_size != body_end)
     fail(path, ": corrupt (section sizes do not add up to the file size)");
 
+  const Json format = header.value("format", Json());
+  if (format != kFormat)
+    fail(path, ": checkpoint format ", format.dump(), " (this build reads format ", kFormat,
+         "; format 1 came from builds before the weights became a tensor pack: retrain, or load it with such a build "
+         "and save it again)");
   CheckpointFile out;
   try {
     out.bundle.name = header.at("name").get<std::string>();
@@ -126,18 +128,9 @@ CheckpointFile load_checkpoint(const std::string& path, const torch::Device& dev
     fail(path, ": corrupt header (", e.what(), ")");
   }
   out.bundle.model = make_matcher(out.bundle.name, out.bundle.config, out.bundle.vocab);
-  try {
-    std::istringstream weights(bytes.substr(kPrefix + header_len, weights_size));
-    torch::serialize::InputArchive archive;
-    archive.load_from(weights);
-    out.bundle.model->load(archive);
-  } catch (const c10::Error& e) {
-    fail(path, ": weights do not fit model '", out.bundle.name, "' with this config (",
-         std::string(e.what_without_backtrace()).substr(0, 200), ")");
-  } catch (const std::exception& e) {
-    // TorchScript's own errors (a garbled archive) are not c10::Errors.
-    fail(path, ": the weights archive is corrupt (", std::string(e.what()).substr(0, 200), ")");
-  }
+  const std::string weights_what = cat(path, ": weights of model '", out.bundle.name, "'");
+  assign_tensors(*out.bundle.model, unpack_tensors(bytes.substr(kPrefix + header_len, weights_size), weights_what),
+                 weights_what);
   out.bundle.model->to(device);
   out.optimizer_bytes = bytes.substr(kPrefix + header_len + weights_size, optimizer_size);
   return out;

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "scenematch/core/atomic_file.h"
+#include "scenematch/core/tensor_pack.h"
 
 extern char** environ;
 
@@ -163,14 +164,6 @@ struct Release {
   const Json& opt() const { return header["opt"]; }
 };
 
-torch::ScalarType scalar_type(const std::string& path, const std::string& name, const std::string& dtype) {
-  if (dtype == "float32") return torch::kFloat;
-  if (dtype == "float64") return torch::kDouble;
-  if (dtype == "float16") return torch::kHalf;
-  if (dtype == "int64") return torch::kLong;
-  fail(path, ": key '", name, "' has dtype ", dtype, ", which no released model uses");
-}
-
 Release read_release(const std::string& checkpoint, const std::string& dir, const std::vector<std::string>& modules) {
   Release r;
   r.path = checkpoint;
@@ -188,14 +181,8 @@ Release read_release(const std::string& checkpoint, const std::string& dir, cons
     d.module = modules[i];
     for (const Json& e : model[i]) {
       std::string name = e["name"].get<std::string>();
+      torch::Tensor t = tensor_from_entry(e, blob, cat(checkpoint, ": state_dict '", d.module, "'"));
       if (name.rfind("module.", 0) == 0) name = name.substr(7);  // saved from DataParallel
-      std::vector<int64_t> shape = e["shape"].get<std::vector<int64_t>>();
-      auto type = scalar_type(checkpoint, d.module + "." + name, e["dtype"].get<std::string>());
-      const size_t offset = e["offset"].get<size_t>(), bytes = e["bytes"].get<size_t>();
-      if (offset + bytes > blob.size()) fail(checkpoint, ": converter output is short (", name, ")");
-      auto t = torch::empty(shape, type);
-      if (static_cast<size_t>(t.nbytes()) != bytes) fail(checkpoint, ": converter output is inconsistent (", name, ")");
-      if (bytes) std::memcpy(t.data_ptr(), blob.data() + offset, bytes);  // an empty tensor's pointer is null
       d.tensors[name] = t;
     }
     r.dicts.push_back(std::move(d));

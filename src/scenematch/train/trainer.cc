@@ -7,10 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
-#include <sstream>
 
 #include "scenematch/core/progress.h"
+#include "scenematch/core/tensor_pack.h"
 #include "scenematch/eval/metrics.h"
 #include "scenematch/eval/similarity.h"
 #include "scenematch/models/first_stage_head.h"
@@ -105,10 +106,35 @@ void Trainer::restore(const CheckpointFile& last) {
     fail("checkpoint has no trainer state to resume from (", e.what(), "); was it written by `scenematch train`?");
   }
   if (last.optimizer_bytes.empty()) fail("checkpoint has no optimizer state to resume from (use last.ckpt)");
-  std::istringstream in(last.optimizer_bytes);
-  torch::serialize::InputArchive archive;
-  archive.load_from(in, bundle_.model->device());
-  optimizer_->load(archive);
+  const std::string what = "the checkpoint's optimizer state";
+  std::map<std::string, torch::Tensor> saved;
+  for (auto& [name, t] : unpack_tensors(last.optimizer_bytes, what)) saved[name] = t;
+  auto take = [&](const std::string& name, const torch::Tensor& like) {
+    auto it = saved.find(name);
+    if (it == saved.end()) return torch::Tensor();
+    torch::Tensor t = it->second;
+    saved.erase(it);
+    if (like.defined() && (t.sizes() != like.sizes() || t.scalar_type() != like.scalar_type()))
+      fail(what, ": '", name, "' is ", t.sizes(), ", its parameter is ", like.sizes());
+    return like.defined() ? t.to(like.device()) : t;
+  };
+  auto& state = optimizer_->state();
+  state.clear();
+  for (const auto& p : bundle_.model->named_parameters()) {
+    const torch::Tensor step = take(p.key() + ".step", {});
+    if (!step.defined()) continue;  // a parameter that was never stepped
+    if (step.numel() != 1 || step.scalar_type() != torch::kLong) fail(what, ": '", p.key(), ".step' is not a count");
+    auto s = std::make_unique<torch::optim::AdamParamState>();
+    s->step(step.item<int64_t>());
+    for (const char* moment : {"exp_avg", "exp_avg_sq"}) {
+      torch::Tensor t = take(p.key() + "." + moment, p.value());
+      if (!t.defined()) fail(what, ": no '", p.key(), ".", moment, "'");
+      std::string(moment) == "exp_avg" ? s->exp_avg(t) : s->exp_avg_sq(t);
+    }
+    if (torch::Tensor m = take(p.key() + ".max_exp_avg_sq", p.value()); m.defined()) s->max_exp_avg_sq(m);
+    state[c10::guts::to_string(p.value().unsafeGetTensorImpl())] = std::move(s);
+  }
+  if (!saved.empty()) fail(what, ": '", saved.begin()->first, "' belongs to no parameter of this model");
 }
 
 Json Trainer::state() const {
@@ -121,12 +147,21 @@ Json Trainer::state() const {
           {"global_batch", global_batch_}};
 }
 
+// Adam's state by parameter name: its step, the two moment estimates and the
+// AMSGrad maximum where there is one (a tensor pack, like the weights).
 std::string Trainer::optimizer_bytes() const {
-  torch::serialize::OutputArchive archive;
-  optimizer_->save(archive);
-  std::ostringstream out;
-  archive.save_to(out);
-  return out.str();
+  NamedTensors out;
+  const auto& state = optimizer_->state();
+  for (const auto& p : bundle_.model->named_parameters()) {
+    auto it = state.find(c10::guts::to_string(p.value().unsafeGetTensorImpl()));
+    if (it == state.end()) continue;
+    const auto& s = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    out.emplace_back(p.key() + ".step", torch::tensor(s.step(), torch::kLong));
+    out.emplace_back(p.key() + ".exp_avg", s.exp_avg());
+    out.emplace_back(p.key() + ".exp_avg_sq", s.exp_avg_sq());
+    if (s.max_exp_avg_sq().defined()) out.emplace_back(p.key() + ".max_exp_avg_sq", s.max_exp_avg_sq());
+  }
+  return pack_tensors(out);
 }
 
 Json Trainer::train_epoch(int epoch) {
