@@ -371,6 +371,28 @@ TEST_F(ParserTest, ArticleBeforeAVowelParsesInFull) {
   EXPECT_TRUE(std::count(g.edges.begin(), g.edges.end(), std::make_pair(8, 10)));  // a-fence
 }
 
+TEST_F(ParserTest, ArticlesInsideACaptionAreSuppliedWhenItOtherwiseFailsToParse) {
+  // "in blue coat": no complete linkage without an article; with "the"
+  // inserted (and dropped again) the caption parses in full on its own tokens
+  const std::string caption = "man in blue coat is being pulled in a dog sled by two dogs";
+  CaptionGraph g = parser_->parse(caption);
+  SCOPED_TRACE(describe(g));
+  EXPECT_EQ(g.quality, "full");
+  EXPECT_EQ(g.tokens, tokenize(caption));
+  std::set<std::string> got;
+  for (const auto& r : g.relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
+  EXPECT_TRUE(got.count("man|in|coat"));
+  EXPECT_FALSE(got.count("man|in|blue"));
+  EXPECT_TRUE(std::count(g.edges.begin(), g.edges.end(), std::make_pair(2, 3)));  // blue-coat
+  // A caption that parses as it is keeps its own reading: with "the" before
+  // "yarn" this one would give the sweater to the woman.
+  const CaptionGraph plain =
+      parser_->parse("a woman wearing a pink shirt showing a man with a striped sweater how to do some work with yarn");
+  got.clear();
+  for (const auto& r : plain.relations) got.insert(r.subject + "|" + r.predicate + "|" + r.object);
+  EXPECT_TRUE(got.count("man|with|sweater")) << describe(plain);
+}
+
 TEST_F(ParserTest, BadInputGivesDefinedResults) {
   for (std::string bad : {std::string(""), std::string("   \t "), std::string("a dog \xff\xfe on a bed"),
                           std::string("caf\xc3"), std::string("over\xc0\xaflong")}) {

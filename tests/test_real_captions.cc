@@ -27,9 +27,9 @@ const fs::path kRepo = fs::weakly_canonical(fs::absolute(__FILE__)).parent_path(
 // Floors just under what the parser reaches on the labelled set (measured
 // values and the gap to the 0.90 target in docs/parsing.md).
 constexpr double kTripletPrecisionFloor = 0.92;
-constexpr double kTripletRecallFloor = 0.87;
+constexpr double kTripletRecallFloor = 0.88;
 constexpr double kAttributePrecisionFloor = 0.94;
-constexpr double kAttributeRecallFloor = 0.93;
+constexpr double kAttributeRecallFloor = 0.95;
 
 struct Labelled {
   std::string where, caption;

@@ -291,6 +291,47 @@ std::string with_article_agreement(const std::string& text, const std::vector<st
   return out + text.substr(copied);
 }
 
+// "man in blue coat", "walk down city street": real captions drop the
+// article inside the sentence too, and Link Grammar leaves a singular noun
+// without one unlinked. "the" is inserted after a preposition before a
+// noun phrase that has no determiner ("the" reads right before plurals and
+// mass nouns as well); like the opening's, its links are dropped with it.
+std::string with_inner_articles(Dictionary dict, const std::string& text, const std::vector<std::string>& tokens,
+                                std::vector<std::pair<int, int>>& spans) {
+  static const std::set<std::string> prepositions = {
+      "in",    "on",    "at",     "of",      "with",       "by",     "from",    "into",   "onto",      "over",
+      "under", "near",  "behind", "beside",  "between",    "among",  "through", "across", "along",     "around",
+      "past",  "above", "below",  "beneath", "underneath", "inside", "outside", "toward", "towards",   "against",
+      "down",  "off",   "atop",   "upon",    "without",    "within", "beyond",  "amid",   "alongside", "throughout"};
+  // heads of multiword prepositions ("in front of", "on top of") and words
+  // that are their own determiner
+  static const std::set<std::string> kept = {"front", "top", "back", "side", "bottom", "each", "both", "half"};
+  auto opens_noun_phrase = [&](size_t t) {
+    const std::string& w = tokens[t];
+    if (is_punct(w) || number_value(w) > 0 || closed_class().count(w) || kept.count(w) || ends_with(w, "ing"))
+      return false;
+    // the phrase's last word before a function word or punctuation must be a noun
+    size_t last = t;
+    while (last + 1 < tokens.size() && !is_punct(tokens[last + 1]) && !closed_class().count(tokens[last + 1]) &&
+           number_value(tokens[last + 1]) == 0 && !dictionary_classes(dict, tokens[last + 1]).empty())
+      ++last;
+    return dictionary_classes(dict, tokens[last]).count('n') > 0;
+  };
+  std::string out;
+  int copied = 0, shift = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (t > 0 && prepositions.count(tokens[t - 1]) && opens_noun_phrase(t)) {
+      const int start = spans[t].first;
+      out += text.substr(copied, start - copied) + "the ";
+      copied = start;
+      shift += 4;
+    }
+    spans[t].first += shift;
+    spans[t].second += shift;
+  }
+  return out + text.substr(copied);
+}
+
 // Linkages tried when the cheapest one reads implausibly.
 constexpr int kAlternatives = 20;
 
@@ -537,30 +578,39 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   // article that Link Grammar needs before a singular noun; "the" serves
   // singular and plural alike, and its links are dropped with the prefix's.
   const std::string opening = needs_article(impl_->dict, g.tokens.front()) ? "the " : "";
-  const std::string sentence = opening + text, phrase = kFragmentPrefix + opening + text;
-  const int sentence_offset = static_cast<int>(opening.size());
-  const int offset = static_cast<int>(kFragmentPrefix.size() + opening.size());
   const int n = static_cast<int>(g.tokens.size());
 
   // A complete linkage of the caption as a sentence, else of the caption as
-  // the object of "I see", else the "I see" reading with the fewest null
-  // words. A sentence that parses at no extra cost is taken as it is;
-  // otherwise the cheaper of the two readings ("two people riding bikes"
-  // parses as a sentence with "people" as a verb, at a higher cost).
+  // the object of "I see". A sentence that parses at no extra cost is taken
+  // as it is; otherwise the cheaper of the two readings ("two people riding
+  // bikes" parses as a sentence with "people" as a verb, at a higher cost).
   TokenLinkage plain, prefixed;
-  const bool plain_ok = impl_->parse(sentence, sentence_offset, 0, g.tokens, spans, plain);
-  const TokenLinkage* best = nullptr;
-  if (plain_ok && plain.finite_clause && plain.cost <= 0) {
-    best = &plain;
-  } else if (impl_->parse(phrase, offset, 0, g.tokens, spans, prefixed)) {
-    const bool fragment_reading = !prefixed.prefix_takes_clause && !prefixed.has_subject && prefixed.cost < plain.cost;
-    best = plain_ok && plain.finite_clause && !fragment_reading ? &plain : &prefixed;
-  } else if (plain_ok) {
-    best = &plain;
-  } else if (impl_->parse(phrase, offset, n, g.tokens, spans, prefixed)) {
-    // one null-link parse, of the phrase reading: most captions are phrases
-    best = &prefixed;
+  auto complete_reading = [&](const std::string& text,
+                              const std::vector<std::pair<int, int>>& spans) -> const TokenLinkage* {
+    const std::string sentence = opening + text, phrase = kFragmentPrefix + opening + text;
+    const int offset = static_cast<int>(kFragmentPrefix.size() + opening.size());
+    const bool plain_ok = impl_->parse(sentence, static_cast<int>(opening.size()), 0, g.tokens, spans, plain);
+    if (plain_ok && plain.finite_clause && plain.cost <= 0) return &plain;
+    if (impl_->parse(phrase, offset, 0, g.tokens, spans, prefixed)) {
+      const bool fragment_reading =
+          !prefixed.prefix_takes_clause && !prefixed.has_subject && prefixed.cost < plain.cost;
+      return plain_ok && plain.finite_clause && !fragment_reading ? &plain : &prefixed;
+    }
+    return plain_ok ? &plain : nullptr;
+  };
+  const TokenLinkage* best = complete_reading(text, spans);
+  // Else the same with articles inside the caption ("man in the blue coat"):
+  // tried only now, as they change some complete parses for the worse.
+  auto inner_spans = spans;
+  const std::string inner_text = best ? text : with_inner_articles(impl_->dict, text, g.tokens, inner_spans);
+  if (!best && inner_text != text) {
+    best = complete_reading(inner_text, inner_spans);
+    if (best) spans = inner_spans;
   }
+  // Else the "I see" reading with the fewest null words: most captions are phrases.
+  if (!best && impl_->parse(kFragmentPrefix + opening + text, static_cast<int>(kFragmentPrefix.size() + opening.size()),
+                            n, g.tokens, spans, prefixed))
+    best = &prefixed;
   if (!best) {
     impl_->tag(g, nullptr);
     graph_from_tags(g);
