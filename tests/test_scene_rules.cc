@@ -581,6 +581,18 @@ TEST(SceneRules, ParticleReadAsAnAdjectivePassesThePhraseToItsVerb) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"kitten|sitting down by|door"}));
 }
 
+TEST(SceneRules, AnAdjectiveParticleAwayFromTheVerbIsNotItsParticle) {
+  // "men look at the camera while hanging out": Link Grammar links "look"
+  // to the other verb's "out" (Pa); only an adjacent one is a particle
+  //        0              1           2        3              4            5           6
+  auto b = build("men.p/NOUN look.v/VERB at/ADP camera.n/NOUN while/SCONJ hanging.v/VERB out/ADP",
+                 {"Sp(0,1)", "MVp(1,2)", "Js(2,3)", "MVs(1,4)", "Pa(1,6)", "Pa(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.phrase(1), (std::vector<int>{1}));
+  EXPECT_EQ(rules.phrase(5), (std::vector<int>{5, 6}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"men|look at|camera"}));
+}
+
 TEST(SceneRules, ImplausibleReadingsAreCounted) {
   auto links = [](std::initializer_list<Link> l) { return std::vector<Link>(l); };
   // "a boy in a shirt and blue.v shorts.n": a colour word read as a verb

@@ -32,9 +32,11 @@ std::string pack_tensors(const NamedTensors& tensors) {
   for (const auto& [name, tensor] : tensors) {
     torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
     const size_t bytes = t.nbytes();
-    index.push_back(
-        {{"name", name}, {"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"offset", offset},
-         {"bytes", bytes}});
+    index.push_back({{"name", name},
+                     {"dtype", dtype_name(t.scalar_type())},
+                     {"shape", t.sizes().vec()},
+                     {"offset", offset},
+                     {"bytes", bytes}});
     offset += bytes;
     data.push_back(t);
   }
@@ -76,12 +78,14 @@ torch::Tensor tensor_from_entry(const Json& entry, const std::string& blob, cons
     fail(what, ": tensor '", name, "' has an offset or size that is not a count");
   const uint64_t at = offset.get<uint64_t>(), size = bytes.get<uint64_t>();
   if (size != elements * c10::elementSize(type))
-    fail(what, ": tensor '", name, "' says ", size, " bytes, its dtype and shape make ", elements * c10::elementSize(type));
+    fail(what, ": tensor '", name, "' says ", size, " bytes, its dtype and shape make ",
+         elements * c10::elementSize(type));
   if (at > blob.size() || size > blob.size() - at)
     fail(what, ": tensor '", name, "' lies outside the data (", at, " + ", size, " > ", blob.size(), " bytes)");
   torch::Tensor t = torch::empty(sizes, type);
   if (size) std::memcpy(t.data_ptr(), blob.data() + at, size);  // an empty tensor's pointer is null
-  if (type == torch::kBool && size && !torch::logical_or(t.view(torch::kByte) == 0, t.view(torch::kByte) == 1).all().item<bool>())
+  if (type == torch::kBool && size &&
+      !torch::logical_or(t.view(torch::kByte) == 0, t.view(torch::kByte) == 1).all().item<bool>())
     fail(what, ": tensor '", name, "' holds bool bytes other than 0 and 1");
   return t;
 }

@@ -450,9 +450,12 @@ std::vector<int> SceneRules::phrase(int t) const {
   for (size_t i = 0; i < out.size(); ++i)
     for (int k : at_[out[i]]) {
       const Link& l = lk_.links[k];
-      // "sitting down" read as a predicative adjective (Pa) is a particle too
+      // "sitting down" read as a predicative adjective (Pa) is a particle
+      // too, when it follows the verb: in "men look at the camera while
+      // hanging out" Link Grammar links "look" to the other verb's "out"
       const bool particle =
-          l.left == out[i] && (l.base == "K" || (l.base == "P" && l.sub == "a" && particle_word(l.right)));
+          l.left == out[i] &&
+          (l.base == "K" || (l.base == "P" && l.sub == "a" && l.right == l.left + 1 && particle_word(l.right)));
       if (l.base.empty() || (l.base[0] != '_' && !particle)) continue;
       for (int m : {l.left, l.right})
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
