@@ -51,6 +51,11 @@ class TrainTest : public ::testing::Test {
     r.verbose = false;
     return r;
   }
+  // `overrides` and "epochs=N".
+  static std::vector<std::string> with_epochs(std::vector<std::string> overrides, int n) {
+    overrides.push_back("epochs=" + std::to_string(n));
+    return overrides;
+  }
 
   static std::unique_ptr<sm::testing::TempDir> temp_;  // holds root_
   static std::string root_;
@@ -154,15 +159,10 @@ TEST_F(TrainTest, EveryLossTermOfTheModelIsLoggedPerEpoch) {
 TEST_F(TrainTest, ResumeContinuesWithIdenticalLosses) {
   const std::vector<std::string> small = {"embed_size=64", "word_dim=32", "batch_size=64", "lr_update=1",
                                           "lr_decay=0.5"};
-  auto with_epochs = [&](int n) {
-    auto o = small;
-    o.push_back("epochs=" + std::to_string(n));
-    return o;
-  };
-  run_training(request("straight", with_epochs(3)));
-  run_training(request("stopped", with_epochs(1)));
-  EXPECT_THROW(run_training(request("stopped", with_epochs(3))), Error);  // no --resume: refuses to overwrite
-  TrainRequest again = request("stopped", with_epochs(3));
+  run_training(request("straight", with_epochs(small, 3)));
+  run_training(request("stopped", with_epochs(small, 1)));
+  EXPECT_THROW(run_training(request("stopped", with_epochs(small, 3))), Error);  // no --resume: refuses to overwrite
+  TrainRequest again = request("stopped", with_epochs(small, 3));
   again.resume = true;
   auto wrong = again;
   wrong.overrides.push_back("embed_size=32");
@@ -178,7 +178,7 @@ TEST_F(TrainTest, ResumeContinuesWithIdenticalLosses) {
     EXPECT_DOUBLE_EQ(a[e]["lr"].get<double>(), b[e]["lr"].get<double>());
   }
   // Different seeds do give different losses, so the comparison above has teeth.
-  auto other = with_epochs(1);
+  auto other = with_epochs(small, 1);
   other.push_back("seed=5");
   run_training(request("other-seed", other));
   EXPECT_GT(
@@ -190,14 +190,9 @@ TEST_F(TrainTest, ResumeWithGroupedCaptionsContinuesExactly) {
   // Batches of two captions an image (Batcher::epoch): drawn from (seed, epoch)
   // alone, so a resumed run sees the batches of a straight one.
   const std::vector<std::string> grouped = {"embed_size=64", "word_dim=32", "batch_size=64", "captions_per_image=2"};
-  auto with_epochs = [&](int n) {
-    auto o = grouped;
-    o.push_back("epochs=" + std::to_string(n));
-    return o;
-  };
-  run_training(request("grouped-straight", with_epochs(2)));
-  run_training(request("grouped-stopped", with_epochs(1)));
-  TrainRequest again = request("grouped-stopped", with_epochs(2));
+  run_training(request("grouped-straight", with_epochs(grouped, 2)));
+  run_training(request("grouped-stopped", with_epochs(grouped, 1)));
+  TrainRequest again = request("grouped-stopped", with_epochs(grouped, 2));
   again.resume = true;
   run_training(again);
   auto a = read_log_jsonl(root_ + "/grouped-straight/log.jsonl");
@@ -207,7 +202,7 @@ TEST_F(TrainTest, ResumeWithGroupedCaptionsContinuesExactly) {
   EXPECT_NEAR(a[1]["loss"].get<double>(), b[1]["loss"].get<double>(), 1e-6);
   EXPECT_NEAR(a[1]["rsum"].get<double>(), b[1]["rsum"].get<double>(), 1e-6);
   // Grouping changes the batches (and so the loss) of the same seed.
-  auto ungrouped = with_epochs(1);
+  auto ungrouped = with_epochs(grouped, 1);
   ungrouped[3] = "captions_per_image=1";
   run_training(request("ungrouped", ungrouped));
   EXPECT_GT(

@@ -49,7 +49,7 @@ std::string pack_tensors(const NamedTensors& tensors) {
   return out;
 }
 
-torch::Tensor tensor_from_entry(const Json& entry, const std::string& blob, const std::string& what) {
+torch::Tensor tensor_from_entry(const Json& entry, std::string_view blob, const std::string& what) {
   if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
     fail(what, ": an index entry has no name");
   const std::string name = entry["name"].get<std::string>();
@@ -90,7 +90,7 @@ torch::Tensor tensor_from_entry(const Json& entry, const std::string& blob, cons
   return t;
 }
 
-NamedTensors unpack_tensors(const std::string& bytes, const std::string& what) {
+NamedTensors unpack_tensors(std::string_view bytes, const std::string& what) {
   uint64_t index_len = 0;
   if (bytes.size() < sizeof index_len) fail(what, ": too short to hold tensors (", bytes.size(), " bytes)");
   std::memcpy(&index_len, bytes.data(), sizeof index_len);
@@ -98,7 +98,7 @@ NamedTensors unpack_tensors(const std::string& bytes, const std::string& what) {
   const char* begin = bytes.data() + sizeof index_len;
   const Json index = Json::parse(begin, begin + index_len, nullptr, /*allow_exceptions=*/false);
   if (index.is_discarded() || !index.is_array()) fail(what, ": the tensor index is not a JSON list");
-  const std::string blob = bytes.substr(sizeof index_len + index_len);
+  const std::string_view blob = bytes.substr(sizeof index_len + index_len);  // a view: no copy of the data
   NamedTensors out;
   std::set<std::string> seen;
   for (const Json& entry : index) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,10 +22,10 @@ using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 std::string pack_tensors(const NamedTensors& tensors);
 // The tensors of a pack, on the CPU; `what` names the pack in every error
 // (a file and its section). Names must be unique.
-NamedTensors unpack_tensors(const std::string& bytes, const std::string& what);
+NamedTensors unpack_tensors(std::string_view bytes, const std::string& what);
 
 // One index entry's tensor from `blob`, its dtype, shape and extent checked.
-torch::Tensor tensor_from_entry(const Json& entry, const std::string& blob, const std::string& what);
+torch::Tensor tensor_from_entry(const Json& entry, std::string_view blob, const std::string& what);
 
 // Copies `source` into the model's parameters and buffers, by name; missing,
 // extra and mis-shaped tensors are refused with `what` and the name.

@@ -129,7 +129,8 @@ CheckpointFile load_checkpoint(const std::string& path, const torch::Device& dev
   }
   out.bundle.model = make_matcher(out.bundle.name, out.bundle.config, out.bundle.vocab);
   const std::string weights_what = cat(path, ": weights of model '", out.bundle.name, "'");
-  assign_tensors(*out.bundle.model, unpack_tensors(bytes.substr(kPrefix + header_len, weights_size), weights_what),
+  assign_tensors(*out.bundle.model,
+                 unpack_tensors(std::string_view(bytes).substr(kPrefix + header_len, weights_size), weights_what),
                  weights_what);
   out.bundle.model->to(device);
   out.optimizer_bytes = bytes.substr(kPrefix + header_len + weights_size, optimizer_size);

@@ -217,8 +217,7 @@ void require_opt(const Release& r, const std::string& key, const T& expected, co
 class Mapper {
  public:
   Mapper(Release& r, Matcher& model) : r_(r) {
-    for (auto& p : model.named_parameters()) targets_[p.key()] = p.value();
-    for (auto& b : model.named_buffers()) targets_[b.key()] = b.value();
+    for (auto& [name, t] : model_tensors(model)) targets_[name] = t;
   }
   // Release tensor `name` of state_dict `dict`, checked against `shape`.
   torch::Tensor take(size_t dict, const std::string& name, const std::vector<int64_t>& shape) {

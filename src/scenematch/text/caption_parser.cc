@@ -298,11 +298,15 @@ std::string with_article_agreement(const std::string& text, const std::vector<st
 // mass nouns as well); like the opening's, its links are dropped with it.
 std::string with_inner_articles(Dictionary dict, const std::string& text, const std::vector<std::string>& tokens,
                                 std::vector<std::pair<int, int>>& spans) {
-  static const std::set<std::string> prepositions = {
-      "in",    "on",    "at",     "of",      "with",       "by",     "from",    "into",   "onto",      "over",
-      "under", "near",  "behind", "beside",  "between",    "among",  "through", "across", "along",     "around",
-      "past",  "above", "below",  "beneath", "underneath", "inside", "outside", "toward", "towards",   "against",
-      "down",  "off",   "atop",   "upon",    "without",    "within", "beyond",  "amid",   "alongside", "throughout"};
+  // the closed class's prepositions, less those that take a verb or a
+  // clause as readily as a noun phrase ("to pet a deer", "for sale") or
+  // start a multiword one ("next to")
+  static const std::set<std::string> not_before_noun_phrase = {"to",  "for",    "about", "like",   "up",      "out",
+                                                               "via", "during", "after", "before", "besides", "next"};
+  auto preposition = [](const std::string& w) {
+    auto it = closed_class().find(w);
+    return it != closed_class().end() && it->second == Pos::ADP && !not_before_noun_phrase.count(w);
+  };
   // heads of multiword prepositions ("in front of", "on top of") and words
   // that are their own determiner
   static const std::set<std::string> kept = {"front", "top", "back", "side", "bottom", "each", "both", "half"};
@@ -320,7 +324,7 @@ std::string with_inner_articles(Dictionary dict, const std::string& text, const 
   std::string out;
   int copied = 0, shift = 0;
   for (size_t t = 0; t < tokens.size(); ++t) {
-    if (t > 0 && prepositions.count(tokens[t - 1]) && opens_noun_phrase(t)) {
+    if (t > 0 && preposition(tokens[t - 1]) && opens_noun_phrase(t)) {
       const int start = spans[t].first;
       out += text.substr(copied, start - copied) + "the ";
       copied = start;
@@ -585,13 +589,12 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   // as it is; otherwise the cheaper of the two readings ("two people riding
   // bikes" parses as a sentence with "people" as a verb, at a higher cost).
   TokenLinkage plain, prefixed;
+  const int phrase_offset = static_cast<int>(kFragmentPrefix.size() + opening.size());
   auto complete_reading = [&](const std::string& text,
                               const std::vector<std::pair<int, int>>& spans) -> const TokenLinkage* {
-    const std::string sentence = opening + text, phrase = kFragmentPrefix + opening + text;
-    const int offset = static_cast<int>(kFragmentPrefix.size() + opening.size());
-    const bool plain_ok = impl_->parse(sentence, static_cast<int>(opening.size()), 0, g.tokens, spans, plain);
+    const bool plain_ok = impl_->parse(opening + text, static_cast<int>(opening.size()), 0, g.tokens, spans, plain);
     if (plain_ok && plain.finite_clause && plain.cost <= 0) return &plain;
-    if (impl_->parse(phrase, offset, 0, g.tokens, spans, prefixed)) {
+    if (impl_->parse(kFragmentPrefix + opening + text, phrase_offset, 0, g.tokens, spans, prefixed)) {
       const bool fragment_reading =
           !prefixed.prefix_takes_clause && !prefixed.has_subject && prefixed.cost < plain.cost;
       return plain_ok && plain.finite_clause && !fragment_reading ? &plain : &prefixed;
@@ -601,15 +604,13 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   const TokenLinkage* best = complete_reading(text, spans);
   // Else the same with articles inside the caption ("man in the blue coat"):
   // tried only now, as they change some complete parses for the worse.
-  auto inner_spans = spans;
-  const std::string inner_text = best ? text : with_inner_articles(impl_->dict, text, g.tokens, inner_spans);
-  if (!best && inner_text != text) {
-    best = complete_reading(inner_text, inner_spans);
-    if (best) spans = inner_spans;
+  if (!best) {
+    auto inner_spans = spans;
+    const std::string inner_text = with_inner_articles(impl_->dict, text, g.tokens, inner_spans);
+    if (inner_text != text && (best = complete_reading(inner_text, inner_spans))) spans = inner_spans;
   }
   // Else the "I see" reading with the fewest null words: most captions are phrases.
-  if (!best && impl_->parse(kFragmentPrefix + opening + text, static_cast<int>(kFragmentPrefix.size() + opening.size()),
-                            n, g.tokens, spans, prefixed))
+  if (!best && impl_->parse(kFragmentPrefix + opening + text, phrase_offset, n, g.tokens, spans, prefixed))
     best = &prefixed;
   if (!best) {
     impl_->tag(g, nullptr);

@@ -126,11 +126,13 @@ void Trainer::restore(const CheckpointFile& last) {
     if (step.numel() != 1 || step.scalar_type() != torch::kLong) fail(what, ": '", p.key(), ".step' is not a count");
     auto s = std::make_unique<torch::optim::AdamParamState>();
     s->step(step.item<int64_t>());
-    for (const char* moment : {"exp_avg", "exp_avg_sq"}) {
-      torch::Tensor t = take(p.key() + "." + moment, p.value());
-      if (!t.defined()) fail(what, ": no '", p.key(), ".", moment, "'");
-      std::string(moment) == "exp_avg" ? s->exp_avg(t) : s->exp_avg_sq(t);
-    }
+    auto moment = [&](const char* part) {
+      torch::Tensor t = take(p.key() + "." + part, p.value());
+      if (!t.defined()) fail(what, ": no '", p.key(), ".", part, "'");
+      return t;
+    };
+    s->exp_avg(moment("exp_avg"));
+    s->exp_avg_sq(moment("exp_avg_sq"));
     if (torch::Tensor m = take(p.key() + ".max_exp_avg_sq", p.value()); m.defined()) s->max_exp_avg_sq(m);
     state[c10::guts::to_string(p.value().unsafeGetTensorImpl())] = std::move(s);
   }
