@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "scenematch/core/process_group.h"
 #include "scenematch/data/npy.h"
 #include "scenematch/models/checkpoint.h"
 #include "scenematch/synth/generator.h"
@@ -217,5 +218,60 @@ TEST_P(RankFailure, EndsTheJob) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, RankFailure, ::testing::Values("killed", "stopped"));
+
+// Two ranks as two threads of this process. Each rank's loss weighs the
+// parameters by rank + 1, so summed gradients are 3x the rank-0 ones. The
+// parameters span two buckets (float64, and float32 with a parameter that
+// gets no gradient, so that bucket can only start in finish()); the second
+// step uses one parameter only; after the reducer is gone, backward gives
+// local gradients again.
+TEST(GradientReducer, SumsOverRanksWhileBackwardRuns) {
+  const int port = free_loopback_port();
+  std::vector<std::vector<torch::Tensor>> grads(2);
+  std::vector<std::string> errors(2);
+  auto rank = [&](int r) {
+    try {
+      ProcessGroupSpec spec;
+      spec.rank = r, spec.world_size = 2, spec.master_port = port, spec.timeout_seconds = 30;
+      ProcessGroupContext group(spec);
+      torch::Tensor small = torch::arange(4, torch::kFloat).requires_grad_(),
+                    big = torch::zeros({300000}).requires_grad_(), unused = torch::ones({3}).requires_grad_(),
+                    dbl = torch::ones({2}, torch::kDouble).requires_grad_();
+      const double w = r + 1;
+      {
+        GradientReducer reducer(group, {small, big, unused, dbl});
+        ((big * w).sum() + (small * small * w).sum() + (dbl * w).sum().to(torch::kFloat)).backward();
+        reducer.finish();
+        grads[r] = {small.grad().clone(), big.grad().clone(), dbl.grad().clone()};
+        grads[r].push_back(torch::tensor({unused.grad().defined() ? 1.0f : 0.0f}));
+        for (torch::Tensor* p : {&small, &big, &dbl}) p->mutable_grad().reset();
+        (small * w).sum().backward();
+        reducer.finish();
+        grads[r].push_back(small.grad().clone());
+        grads[r].push_back(torch::tensor({big.grad().defined() ? 1.0f : 0.0f}));
+        small.mutable_grad().reset();
+      }
+      (small * w).sum().backward();
+      grads[r].push_back(small.grad().clone());
+    } catch (const std::exception& e) {
+      errors[r] = e.what();
+    }
+  };
+  std::thread rank1(rank, 1);
+  rank(0);
+  rank1.join();
+  ASSERT_EQ(errors[0] + errors[1], "");
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE(r);
+    ASSERT_EQ(grads[r].size(), 7u);
+    EXPECT_TRUE(torch::equal(grads[r][0], torch::arange(4, torch::kFloat) * 2 * 3));  // d(w s^2) = 2 w s
+    EXPECT_TRUE(torch::equal(grads[r][1], torch::full({300000}, 3.0f)));
+    EXPECT_TRUE(torch::equal(grads[r][2], torch::full({2}, 3.0, torch::kDouble)));
+    EXPECT_EQ(grads[r][3].item<float>(), 0) << "a parameter without a gradient got one";
+    EXPECT_TRUE(torch::equal(grads[r][4], torch::full({4}, 3.0f)));
+    EXPECT_EQ(grads[r][5].item<float>(), 0);
+    EXPECT_TRUE(torch::equal(grads[r][6], torch::full({4}, r + 1.0f))) << "hooks outlived the reducer";
+  }
+}
 
 }  // namespace

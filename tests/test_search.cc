@@ -12,6 +12,7 @@
 #include "scenematch/core/progress.h"
 #include "scenematch/core/runtime.h"
 #include "scenematch/data/tokenizer.h"
+#include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
 #include "scenematch/search/cascade.h"
@@ -236,6 +237,22 @@ TEST_F(SearchTest, EvaluationWithAllCandidatesMatchesExhaustive) {
   EXPECT_DOUBLE_EQ(one["t2i"]["pair_scorings"].get<double>(), 1);
   EXPECT_GT(r["exhaustive"]["t2i"]["ms_per_query"].get<double>(), 0);
   EXPECT_THROW(index->evaluate_two_stage({0}, SearchOptions(), 1), Error);
+
+  // Sampled queries: 20 of the 100 captions, and all 20 images (the sample
+  // covers them), scored through the sampled path. Image queries then give
+  // the unsampled figures exactly; every candidate still equals exhaustive.
+  const Json sampled = index->evaluate_two_stage({100}, SearchOptions(), 1, 20);
+  EXPECT_EQ(sampled["t2i_queries"], 20);
+  EXPECT_EQ(sampled["i2t_queries"], 20);
+  EXPECT_EQ(r["t2i_queries"], 100);
+  for (const char* key : {"r1", "r5", "r10"}) {
+    EXPECT_DOUBLE_EQ(sampled["exhaustive"]["i2t"][key].get<double>(), r["exhaustive"]["i2t"][key].get<double>()) << key;
+    for (const char* direction : {"t2i", "i2t"})
+      EXPECT_DOUBLE_EQ(sampled["two_stage"][0][direction][key].get<double>(),
+                       sampled["exhaustive"][direction][key].get<double>())
+          << direction << " " << key;
+  }
+  EXPECT_THROW(index->evaluate_two_stage({10}, SearchOptions(), 1, -1), Error);
 }
 
 // Hand-made: 1 query over 12 items whose ground truth is item 11, the full
@@ -273,6 +290,29 @@ TEST(CascadeRecall, AGroundTruthOutsideTheCandidatesIsAMiss) {
   EXPECT_DOUBLE_EQ(half.candidate_recall, 50);
   EXPECT_DOUBLE_EQ(half.r1, 50);
   EXPECT_THROW(cascade_recall(torch::tensor({{12}}, torch::kLong), scores, truth), Error);
+}
+
+// With no candidates given, every item is one: the evaluation protocol's
+// recall (recall_metrics) on the same matrix, both ways.
+TEST(CascadeRecall, NoCandidatesIsExhaustiveRecall) {
+  torch::manual_seed(3);
+  const torch::Tensor sims = torch::randn({6, 30});  // 6 images x 5 captions each
+  const RecallMetrics m = recall_metrics(sims, 5);
+  const CascadeRecall i2t = cascade_recall({}, sims, image_queries_truth(6, 5));
+  const CascadeRecall t2i = cascade_recall({}, sims.t().contiguous(), caption_queries_truth(6, 5));
+  EXPECT_DOUBLE_EQ(i2t.r1, m.i2t_r1);
+  EXPECT_DOUBLE_EQ(i2t.r5, m.i2t_r5);
+  EXPECT_DOUBLE_EQ(t2i.r1, m.t2i_r1);
+  EXPECT_DOUBLE_EQ(t2i.r5, m.t2i_r5);
+  EXPECT_DOUBLE_EQ(i2t.candidate_recall, 100);
+  EXPECT_DOUBLE_EQ(t2i.pair_scorings, 6);
+  EXPECT_THROW(cascade_recall({}, torch::zeros({3}), {{0}, {0}, {0}}), Error);
+}
+
+TEST(CascadeRecall, EvenlySpacedQueries) {
+  EXPECT_EQ(evenly_spaced_ids(10, 3), (std::vector<int64_t>{0, 3, 6}));
+  EXPECT_EQ(evenly_spaced_ids(4, 0), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(evenly_spaced_ids(4, 9), (std::vector<int64_t>{0, 1, 2, 3}));
 }
 
 TEST(CascadeRecall, GroundTruthOfBothDirections) {

@@ -3,10 +3,8 @@
 // LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and the threads divided
 // among them. The first rank to fail ends the job: the others are stopped and
 // the launcher exits non-zero naming that rank.
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 
 #include "command.h"
 #include "scenematch/core/error.h"
+#include "scenematch/core/process_group.h"
 
 namespace sm::cli {
 namespace {
@@ -28,21 +27,6 @@ struct LaunchOptions {
   std::string master_addr = "127.0.0.1";
   std::vector<std::string> command;
 };
-
-// A TCP port free right now, for a one-machine job that names none.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) fail("launch: cannot open a socket to find a free port; pass --master-port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) fail("launch: cannot find a free port; pass --master-port");
-  return ntohs(addr.sin_port);
-}
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return cat("exited with status ", WEXITSTATUS(status));
@@ -77,7 +61,7 @@ void launch(const LaunchOptions& o) {
   if (o.command.empty()) fail("launch: give the command after --, e.g. scenematch launch --nproc 2 -- train ...");
   if (o.nnodes > 1 && o.master_port == 0)
     fail("launch: a job on several machines needs the same --master-port (and --master-addr) on every machine");
-  const int port = o.master_port > 0 ? o.master_port : free_port();
+  const int port = o.master_port > 0 ? o.master_port : free_loopback_port();
   const int total_threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   const int threads = std::max(1, total_threads / o.nproc);
   bool has_threads = false;

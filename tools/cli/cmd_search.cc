@@ -12,7 +12,7 @@ CommandRegistrar reg("search", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("search", "search an index by text (images) or by image (captions)");
   static CommonOptions common;
   static std::string index_dir, checkpoint, text;
-  static int64_t image = -1, evaluate_queries = 100;
+  static int64_t image = -1, evaluate_queries = 100, sample_queries = 0;
   static std::vector<int64_t> evaluate_candidates = {10, 20, 50, 100, 200};
   static SearchOptions options;
   static bool evaluate = false;
@@ -42,6 +42,11 @@ CommandRegistrar reg("search", [](CLI::App& app) {
   cmd->add_flag("--exhaustive", options.exhaustive, "score every item with the full model (no first stage)");
   cmd->add_option("--timed-queries", evaluate_queries, "queries timed per direction and K by --evaluate")
       ->capture_default_str();
+  cmd->add_option("--sample-queries", sample_queries,
+                  "--evaluate measures recall on this many evenly spaced queries each way (0 = all); the exhaustive "
+                  "scores then cover only their rows of the matrix")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   add_common_options(cmd, common);
   cmd->callback([] {
     apply_common_options(common);
@@ -49,7 +54,7 @@ CommandRegistrar reg("search", [](CLI::App& app) {
     auto index = SearchIndex::open(index_dir, checkpoint, common.device);
     const Split& split = index->split();
     if (evaluate) {
-      const Json r = index->evaluate_two_stage(evaluate_candidates, options, evaluate_queries);
+      const Json r = index->evaluate_two_stage(evaluate_candidates, options, evaluate_queries, sample_queries);
       if (common.json) {
         std::printf("%s\n", r.dump(2).c_str());
         return;
@@ -59,6 +64,10 @@ CommandRegistrar reg("search", [](CLI::App& app) {
                   r["factory"].get<std::string>().c_str(), r["search_params"].dump().c_str(),
                   static_cast<long long>(r["images"].get<int64_t>()),
                   static_cast<long long>(r["captions"].get<int64_t>()));
+      if (sample_queries > 0)
+        std::printf("recall on %lld caption and %lld image queries, evenly spaced\n",
+                    static_cast<long long>(r["t2i_queries"].get<int64_t>()),
+                    static_cast<long long>(r["i2t_queries"].get<int64_t>()));
       std::printf("%-10s | %-48s | %-48s\n", "", "text-to-image", "image-to-text");
       const char* header = "%6s %6s %6s %6s %7s %9s";
       std::printf("%-10s | ", "K");

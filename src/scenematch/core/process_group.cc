@@ -1,12 +1,16 @@
 #include "scenematch/core/process_group.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
 
 #include "scenematch/core/error.h"
 
@@ -14,8 +18,11 @@ namespace sm {
 namespace {
 
 // Gradients are summed in flat buffers of at most this many elements: one
-// collective per bucket instead of one per parameter.
+// collective per bucket instead of one per parameter. The first bucket (the
+// last layers, whose gradients come first) is 1 MiB of floats, as in DDP, so
+// that communication starts early in the backward pass.
 constexpr int64_t kBucketElements = int64_t{1} << 22;
+constexpr int64_t kFirstBucketElements = int64_t{1} << 18;
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -47,6 +54,20 @@ struct ProcessGroupContext::Group {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 };
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) fail("cannot open a socket to find a free port; pass --master-port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) fail("cannot find a free port; pass --master-port");
+  return ntohs(addr.sin_port);
+}
 
 ProcessGroupSpec process_group_spec_from_env() {
   ProcessGroupSpec spec;
@@ -135,34 +156,86 @@ torch::Tensor ProcessGroupContext::all_gather_rows(const torch::Tensor& rows) co
   return torch::cat(parts);
 }
 
-void ProcessGroupContext::all_reduce_gradients(const std::vector<torch::Tensor>& params) const {
-  if (spec_.world_size == 1) return;
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> bucket;
-  int64_t elements = 0;
-  auto flush = [&] {
-    if (bucket.empty()) return;
-    std::vector<torch::Tensor> flat;
-    for (const auto& g : bucket) flat.push_back(g.reshape({-1}));
-    std::vector<torch::Tensor> buffer{torch::cat(flat)};
-    run("gradient all-reduce", [&] { group_->gloo->allreduce(buffer)->wait(); });
-    int64_t offset = 0;
-    for (auto& g : bucket) {
-      g.copy_(buffer[0].slice(0, offset, offset + g.numel()).view_as(g));
-      offset += g.numel();
+GradientReducer::GradientReducer(const ProcessGroupContext& group, std::vector<torch::Tensor> params)
+    : group_(group), params_(std::move(params)) {
+  if (group_.world_size() == 1) return;  // nothing to sum: no hooks, finish() does nothing
+  const size_t n = params_.size();
+  bucket_of_.resize(n);
+  offset_of_.resize(n);
+  arrived_.assign(n, false);
+  // Reverse registration order: backward produces the last layers' gradients
+  // first. A bucket holds one dtype and at most kBucketElements; the first is
+  // smaller so that communication starts early.
+  std::vector<int64_t> sizes;
+  for (size_t k = n; k-- > 0;) {
+    const torch::Tensor& p = params_[k];
+    if (!p.requires_grad()) continue;
+    const int64_t cap = buckets_.size() == 1 ? kFirstBucketElements : kBucketElements;  // the open bucket's
+    if (buckets_.empty() || buckets_.back().buffer.scalar_type() != p.scalar_type() || sizes.back() + p.numel() > cap) {
+      buckets_.push_back({});
+      buckets_.back().buffer = torch::empty({0}, p.options().requires_grad(false));
+      sizes.push_back(0);
     }
-    bucket.clear();
-    elements = 0;
-  };
-  for (const auto& p : params) {
-    const torch::Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    if (!bucket.empty() && (bucket.front().scalar_type() != g.scalar_type() || elements + g.numel() > kBucketElements))
-      flush();
-    bucket.push_back(g);
-    elements += g.numel();
+    bucket_of_[k] = buckets_.size() - 1;
+    offset_of_[k] = sizes.back();
+    buckets_.back().members.push_back(k);
+    sizes.back() += p.numel();
   }
-  flush();
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    buckets_[b].buffer = torch::empty({sizes[b]}, buckets_[b].buffer.options());
+  for (size_t k = 0; k < n; ++k)
+    if (params_[k].requires_grad())
+      hooks_.emplace_back(k, params_[k].register_hook([this, k](const torch::Tensor& grad) { on_gradient(k, grad); }));
+}
+
+GradientReducer::~GradientReducer() {
+  for (const auto& [param, hook] : hooks_) params_[param].remove_hook(hook);
+}
+
+void GradientReducer::on_gradient(size_t param, const torch::Tensor& grad) {
+  // Autograd calls a leaf's hook once a backward pass, with its summed gradient.
+  Bucket& b = buckets_[bucket_of_[param]];
+  if (arrived_[param]) fail("gradient reducer: a second gradient for parameter ", param, " before finish()");
+  {
+    torch::NoGradGuard no_grad;
+    b.buffer.slice(0, offset_of_[param], offset_of_[param] + grad.numel()).copy_(grad.reshape({-1}));
+  }
+  arrived_[param] = true;
+  ++b.arrived;
+  start_ready_buckets();
+}
+
+void GradientReducer::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].arrived == buckets_[next_bucket_].members.size()) {
+    Bucket& b = buckets_[next_bucket_++];
+    std::vector<torch::Tensor> buffer{b.buffer};
+    group_.run("gradient all-reduce", [&] { b.work = group_.group_->gloo->allreduce(buffer); });
+  }
+}
+
+void GradientReducer::finish() {
+  if (group_.world_size() == 1) return;
+  torch::NoGradGuard no_grad;
+  // Parameters that got no gradient this step count as zeros, so that every
+  // bucket starts (in order) on every rank.
+  for (Bucket& b : buckets_)
+    for (size_t k : b.members)
+      if (!arrived_[k]) {
+        b.buffer.slice(0, offset_of_[k], offset_of_[k] + params_[k].numel()).zero_();
+        ++b.arrived;
+      }
+  start_ready_buckets();
+  for (Bucket& b : buckets_) {
+    group_.run("gradient all-reduce", [&] { b.work->wait(); });
+    b.work.reset();
+    for (size_t k : b.members) {
+      torch::Tensor& p = params_[k];
+      if (arrived_[k]) p.mutable_grad().copy_(b.buffer.slice(0, offset_of_[k], offset_of_[k] + p.numel()).view_as(p));
+      arrived_[k] = false;
+    }
+    b.arrived = 0;
+  }
+  next_bucket_ = 0;
 }
 
 void ProcessGroupContext::broadcast(const std::vector<torch::Tensor>& tensors) const {

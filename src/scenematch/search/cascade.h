@@ -15,12 +15,13 @@ struct CascadeRecall {
   double pair_scorings = 0;  // full-model scorings per query: the candidates found
 };
 
-// candidates: (Q, K) item ids from the first stage (-1 where it found fewer);
-// scores: (Q, N) the full model's score of every item for each query; truth:
-// each query's ground-truth items. A query's two-stage rank is the number of
-// wrong candidates scoring >= its best candidate ground truth (ties count
-// against it, as in recall_metrics), so with every item a candidate the
-// result equals exhaustive recall.
+// candidates: (Q, K) item ids from the first stage (-1 where it found fewer),
+// or an undefined tensor for every item (exhaustive search); scores: (Q, N)
+// the full model's score of every item for each query; truth: each query's
+// ground-truth items. A query's two-stage rank is the number of wrong
+// candidates scoring >= its best candidate ground truth (ties count against
+// it, as in recall_metrics), so with every item a candidate the result equals
+// exhaustive recall.
 CascadeRecall cascade_recall(const torch::Tensor& candidates, const torch::Tensor& scores,
                              const std::vector<std::vector<int64_t>>& truth);
 
@@ -29,5 +30,9 @@ CascadeRecall cascade_recall(const torch::Tensor& candidates, const torch::Tenso
 // `per_image` captions each.
 std::vector<std::vector<int64_t>> image_queries_truth(int64_t images, int64_t per_image);
 std::vector<std::vector<int64_t>> caption_queries_truth(int64_t images, int64_t per_image);
+
+// `sample` evenly spaced ids of 0..count-1 (the first, then every
+// count/sample-th); all of them when sample is 0 or at least count.
+std::vector<int64_t> evenly_spaced_ids(int64_t count, int64_t sample);
 
 }  // namespace sm

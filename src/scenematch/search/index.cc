@@ -13,7 +13,6 @@
 
 #include "scenematch/core/atomic_file.h"
 #include "scenematch/core/runtime.h"
-#include "scenematch/eval/metrics.h"
 #include "scenematch/eval/model_data.h"
 #include "scenematch/eval/similarity.h"
 #include "scenematch/search/cascade.h"
@@ -468,11 +467,13 @@ Json SearchIndex::search_params(const SearchOptions& o) const {
 }
 
 Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const SearchOptions& options,
-                                     int64_t timed_queries) const {
+                                     int64_t timed_queries, int64_t sample_queries) const {
   if (!impl_->has_captions) fail("evaluate: index ", impl_->dir, " holds no captions (built with --no-captions)");
   if (ks.empty()) fail("evaluate: give at least one number of candidates");
   for (int64_t k : ks)
     if (k < 1) fail("evaluate: numbers of candidates must be positive, got ", k);
+  if (sample_queries < 0)
+    fail("evaluate: the number of sampled queries must be 0 (all) or positive, got ", sample_queries);
   check_options(options);
   const Impl& impl = *impl_;
   Matcher& model = this->model();
@@ -486,19 +487,35 @@ Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const Searc
   so.progress = false;
   const Encoding images = encode_images(model, batcher, image_ids, so);
   const Encoding captions = encode_captions(model, batcher, caption_ids, so);
-  const torch::Tensor exact = similarity_matrix(model, images, captions, so);  // (Ni, Nc)
-  const torch::Tensor exact_t = exact.t().contiguous();                        // (Nc, Ni)
-  const auto t2i_truth = caption_queries_truth(ni, per), i2t_truth = image_queries_truth(ni, per);
+  // The queries measured each way: all, or an evenly spaced sample, so that
+  // a 5,000-image gallery needs the exhaustive scores of the sampled queries
+  // only (their rows of the matrix), not all 125M pairs.
+  const std::vector<int64_t> t2i_queries = evenly_spaced_ids(nc, sample_queries),
+                             i2t_queries = evenly_spaced_ids(ni, sample_queries);
+  const bool sampled = static_cast<int64_t>(t2i_queries.size()) < nc || static_cast<int64_t>(i2t_queries.size()) < ni;
+  torch::Tensor exact_i2t, exact_t2i;  // (queries, gallery) exhaustive scores of each direction's queries
+  if (!sampled) {
+    exact_i2t = similarity_matrix(model, images, captions, so);  // (Ni, Nc)
+    exact_t2i = exact_i2t.t().contiguous();
+  } else {
+    exact_t2i = similarity_matrix(model, images, encode_captions(model, batcher, t2i_queries, so), so).t().contiguous();
+    exact_i2t = similarity_matrix(model, encode_images(model, batcher, i2t_queries, so), captions, so);
+  }
+  const auto all_t2i_truth = caption_queries_truth(ni, per), all_i2t_truth = image_queries_truth(ni, per);
+  std::vector<std::vector<int64_t>> t2i_truth, i2t_truth;
+  for (int64_t q : t2i_queries) t2i_truth.push_back(all_t2i_truth[q]);
+  for (int64_t q : i2t_queries) i2t_truth.push_back(all_i2t_truth[q]);
 
   // The first stage for every query at once, from the stored first-stage
   // vectors; the second stage's scores are the exact ones (the same model on
   // the same encodings), so cascade_recall needs only the candidates.
-  auto first_stage = [&](const Side& side, const Side& queries, int64_t k) {
-    torch::Tensor q = queries.global.rows(0, queries.count).contiguous();
+  auto first_stage = [&](const Side& side, const Side& queries, const std::vector<int64_t>& ids, int64_t k) {
+    torch::Tensor q = queries.global.gather(ids).contiguous();
+    const int64_t nq = q.size(0);
     k = std::min(k, side.count);
-    torch::Tensor labels = torch::empty({queries.count, k}, torch::kLong);
-    std::vector<float> distances(queries.count * k);
-    ann_search(*side.index, resolve_ann_params(options.ann, side.defaults), queries.count, q.data_ptr<float>(), k,
+    torch::Tensor labels = torch::empty({nq, k}, torch::kLong);
+    std::vector<float> distances(nq * k);
+    ann_search(*side.index, resolve_ann_params(options.ann, side.defaults), nq, q.data_ptr<float>(), k,
                distances.data(), labels.data_ptr<int64_t>());
     return labels;
   };
@@ -532,7 +549,8 @@ Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const Searc
     return elapsed_ms(start) / static_cast<double>(std::max<int64_t>(n, 1));
   };
 
-  const RecallMetrics full = recall_metrics(exact, per);
+  const CascadeRecall full_t2i = cascade_recall({}, exact_t2i, t2i_truth),
+                      full_i2t = cascade_recall({}, exact_i2t, i2t_truth);
   const double t2i_full_ms = time_queries(true, 0, true), i2t_full_ms = time_queries(false, 0, true);
   Json report = {
       {"model", impl.md.bundle.name},
@@ -541,17 +559,19 @@ Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const Searc
       {"search_params", search_params(options)},
       {"images", ni},
       {"captions", nc},
+      {"t2i_queries", t2i_queries.size()},
+      {"i2t_queries", i2t_queries.size()},
       {"exhaustive",
        {{"t2i",
-         {{"r1", full.t2i_r1},
-          {"r5", full.t2i_r5},
-          {"r10", full.t2i_r10},
+         {{"r1", full_t2i.r1},
+          {"r5", full_t2i.r5},
+          {"r10", full_t2i.r10},
           {"pair_scorings", two_stage() ? ni : 0},
           {"ms_per_query", t2i_full_ms}}},
         {"i2t",
-         {{"r1", full.i2t_r1},
-          {"r5", full.i2t_r5},
-          {"r10", full.i2t_r10},
+         {{"r1", full_i2t.r1},
+          {"r5", full_i2t.r5},
+          {"r10", full_i2t.r10},
           {"pair_scorings", two_stage() ? nc : 0},
           {"ms_per_query", i2t_full_ms}}}}},
   };
@@ -566,8 +586,10 @@ Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const Searc
                   {"ms_per_query", ms},
                   {"speedup", full_ms / ms}};
     };
-    const CascadeRecall t2i = cascade_recall(first_stage(impl.images, impl.captions, k), exact_t, t2i_truth);
-    const CascadeRecall i2t = cascade_recall(first_stage(impl.captions, impl.images, k), exact, i2t_truth);
+    const CascadeRecall t2i =
+        cascade_recall(first_stage(impl.images, impl.captions, t2i_queries, k), exact_t2i, t2i_truth);
+    const CascadeRecall i2t =
+        cascade_recall(first_stage(impl.captions, impl.images, i2t_queries, k), exact_i2t, i2t_truth);
     rows.push_back({{"candidates", k},
                     {"t2i", direction(t2i, time_queries(true, k, false), t2i_full_ms)},
                     {"i2t", direction(i2t, time_queries(false, k, false), i2t_full_ms)}});

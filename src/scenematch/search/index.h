@@ -98,8 +98,10 @@ class SearchIndex {
   // R@1/5/10 (a ground truth the first stage missed is a miss), full-model
   // scorings per query, and mean time per query on up to `timed_queries`
   // queries per direction. `options` gives the first stage's parameters.
+  // `sample_queries` > 0 measures recall on that many evenly spaced queries
+  // each way (evenly_spaced_ids) instead of all of them.
   Json evaluate_two_stage(const std::vector<int64_t>& candidates, const SearchOptions& options,
-                          int64_t timed_queries = 100) const;
+                          int64_t timed_queries = 100, int64_t sample_queries = 0) const;
 
  private:
   SearchIndex();

@@ -17,7 +17,7 @@ void check_distributable(const Matcher& model);
 // b with caption b). The loss on the gathered (B, B) score matrix is the same
 // on every rank and its gradient reaches this rank's parameters through this
 // rank's share of the work only, so the gradients summed over ranks
-// (ProcessGroupContext::all_reduce_gradients) are one process's:
+// (GradientReducer) are one process's:
 // - embedding models whose encoders treat items independently (no batch
 //   norm, no dropout): each rank encodes its shard of the images and captions
 //   and the embeddings are gathered;

@@ -87,6 +87,7 @@ Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, T
           "--set hard_negatives=false");
     // Every rank starts from rank 0's weights, whatever seeded them.
     options_.group->broadcast(bundle_.model->parameters());
+    gradient_reducer_ = std::make_unique<GradientReducer>(*options_.group, bundle_.model->parameters());
   }
 }
 
@@ -179,7 +180,6 @@ Json Trainer::train_epoch(int epoch) {
   const auto batches = train_.epoch(global_batch_, cfg_get<int64_t>(cfg, "captions_per_image", 1), rng);
   Matcher& model = *bundle_.model;
   model.train();
-  const auto params = model.parameters();
   const auto clipped_apart = clip_groups(model);
 
   const auto start = Clock::now();
@@ -195,8 +195,8 @@ Json Trainer::train_epoch(int epoch) {
     model.begin_step(global_step_, epoch);
     LossOutput out = step_loss(image_ids, caption_ids);
     optimizer_->zero_grad();
-    out.total.backward();
-    reduce_gradients(params);
+    out.total.backward();  // with a group, the gradient all-reduces start during it
+    reduce_gradients();
     if (clip > 0)
       for (const auto& group : clipped_apart) torch::nn::utils::clip_grad_norm_(group, clip);
     optimizer_->step();
@@ -239,10 +239,10 @@ LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::
   return distributed_ranking_loss(*bundle_.model, *options_.group, train_, image_ids, caption_ids);
 }
 
-void Trainer::reduce_gradients(const std::vector<torch::Tensor>& params) {
-  if (!options_.group) return;
+void Trainer::reduce_gradients() {
+  if (!gradient_reducer_) return;
   const auto start = Clock::now();
-  options_.group->all_reduce_gradients(params);
+  gradient_reducer_->finish();
   allreduce_seconds_ += seconds_since(start);
 }
 

@@ -18,6 +18,7 @@ namespace sm {
 
 class HardNegativeTerm;
 class ProcessGroupContext;
+class GradientReducer;
 
 struct TrainerOptions {
   std::string out_dir;  // gets best.ckpt, last.ckpt, log.jsonl, curves.png, vocab.json
@@ -67,7 +68,7 @@ class Trainer {
   std::string path(const char* file) const { return options_.out_dir + "/" + file; }
   // Distributed hooks; each is the one-process behaviour without a group.
   LossOutput step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids);
-  void reduce_gradients(const std::vector<torch::Tensor>& params);
+  void reduce_gradients();  // waits for the all-reduces backward started
   bool writes_files() const;
 
   ModelBundle bundle_;
@@ -81,7 +82,10 @@ class Trainer {
   // Items per step over all ranks: config batch_size times the world size of
   // the first run, kept on resume whatever the world size then.
   int64_t global_batch_ = 0;
-  double allreduce_seconds_ = 0;  // this epoch's gradient all-reduces (distributed runs)
+  std::unique_ptr<GradientReducer> gradient_reducer_;  // with a group of several ranks
+  // This epoch's wait for gradient all-reduces after backward (distributed
+  // runs): the communication that backward did not hide.
+  double allreduce_seconds_ = 0;
   double best_rsum_ = -1;
   std::vector<Json> records_;
 };
