@@ -171,9 +171,9 @@ GradientReducer::GradientReducer(const ProcessGroupContext& group, std::vector<t
     const torch::Tensor& p = params_[k];
     if (!p.requires_grad()) continue;
     const int64_t cap = buckets_.size() == 1 ? kFirstBucketElements : kBucketElements;  // the open bucket's
-    if (buckets_.empty() || buckets_.back().buffer.scalar_type() != p.scalar_type() || sizes.back() + p.numel() > cap) {
+    if (buckets_.empty() || params_[buckets_.back().members.front()].scalar_type() != p.scalar_type() ||
+        sizes.back() + p.numel() > cap) {
       buckets_.push_back({});
-      buckets_.back().buffer = torch::empty({0}, p.options().requires_grad(false));
       sizes.push_back(0);
     }
     bucket_of_[k] = buckets_.size() - 1;
@@ -182,7 +182,7 @@ GradientReducer::GradientReducer(const ProcessGroupContext& group, std::vector<t
     sizes.back() += p.numel();
   }
   for (size_t b = 0; b < buckets_.size(); ++b)
-    buckets_[b].buffer = torch::empty({sizes[b]}, buckets_[b].buffer.options());
+    buckets_[b].buffer = torch::empty({sizes[b]}, params_[buckets_[b].members.front()].options().requires_grad(false));
   for (size_t k = 0; k < n; ++k)
     if (params_[k].requires_grad())
       hooks_.emplace_back(k, params_[k].register_hook([this, k](const torch::Tensor& grad) { on_gradient(k, grad); }));

@@ -498,8 +498,8 @@ Json SearchIndex::evaluate_two_stage(const std::vector<int64_t>& ks, const Searc
     exact_i2t = similarity_matrix(model, images, captions, so);  // (Ni, Nc)
     exact_t2i = exact_i2t.t().contiguous();
   } else {
-    exact_t2i = similarity_matrix(model, images, encode_captions(model, batcher, t2i_queries, so), so).t().contiguous();
-    exact_i2t = similarity_matrix(model, encode_images(model, batcher, i2t_queries, so), captions, so);
+    exact_t2i = similarity_matrix(model, images, captions.index(torch::tensor(t2i_queries)), so).t().contiguous();
+    exact_i2t = similarity_matrix(model, images.index(torch::tensor(i2t_queries)), captions, so);
   }
   const auto all_t2i_truth = caption_queries_truth(ni, per), all_i2t_truth = image_queries_truth(ni, per);
   std::vector<std::vector<int64_t>> t2i_truth, i2t_truth;
