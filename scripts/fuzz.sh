@@ -95,6 +95,12 @@ npy_header() {  # version-1 .npy preamble for a header dict, padded to 64 bytes
 printf "\x93NUMPY\x03\x00\xff\xff\xff\x7f{'descr'" >"$regressions/fuzz_npy/claims_2gb_header.npy"
 # gather() of rows of zero width handed memcpy an empty tensor's null pointer.
 npy_header "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }" >"$regressions/fuzz_npy/zero_width_rows.npy"
+# The element count of a long shape overflowed even a 128-bit product.
+npy_header "{'descr': '<f8', 'fortran_order': False, 'shape': (44444444444444439, 1, 4434444444444440, 1, 44, 20, 300), }" \
+  >"$regressions/fuzz_npy/overflowing_shape.npy"
+# Rows of nothing whose other dimensions overflow: LibTorch threw its own error.
+npy_header "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 1099511627776, 1099511627776, 0), }" \
+  >"$regressions/fuzz_npy/rows_of_nothing.npy"
 
 status=0
 for t in $([ "$target" = all ] && echo "$TARGETS" || echo "$target"); do

@@ -210,7 +210,6 @@ TEST_F(Npy, HeaderLengthIsCheckedBeforeItIsAllocated) {
   EXPECT_EQ(WEXITSTATUS(status_code), 0) << "2: accepted, 3: another error, 4: allocation failed";
 }
 
-// Similarity matrices saved by other codebases are float64; rows() gives float32.
 // Found by the CI fuzz smoke: gathering rows of zero width passed an empty
 // tensor's null data pointer to memcpy (undefined behaviour; the sanitizer
 // build of this test stops there).
@@ -223,6 +222,34 @@ TEST_F(Npy, ZeroWidthRowsGatherToEmptyRows) {
   EXPECT_THROW(a.gather({3}), Error);
 }
 
+// Found by the fuzzer: the element count of a long shape overflowed even a
+// 128-bit product. A shape is rejected once its size (its non-zero
+// dimensions, in bytes) overflows 64 bits, as NumPy refuses to make one.
+TEST_F(Npy, ShapesWhoseSizeOverflowsAreRejected) {
+  expect_open_error(write_raw("long.npy", 1,
+                              "{'descr': '<f8', 'fortran_order': False, 'shape': (44444444444444439, 1, "
+                              "4434444444444440, 1, 44, 20, 300), }",
+                              ""),
+                    "too large");
+  // Empty (a zero dimension), yet a row would be 2^62 * 4 * 4 bytes.
+  expect_open_error(write_raw("empty_huge.npy", 1,
+                              "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4), }", ""),
+                    "too large");
+  // Empty rows whose other dimensions overflow: LibTorch refused to make them
+  // with its own exception, which no caller expects (the CI fuzz smoke's abort).
+  expect_open_error(write_raw("rows_of_nothing.npy", 1,
+                              "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 1099511627776, "
+                              "1099511627776, 0), }",
+                              ""),
+                    "too large");
+  auto empty = NpyArray::open(
+      write_raw("empty.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1000000, 1000), }", ""));
+  EXPECT_EQ(empty.rows(), 0);
+  EXPECT_EQ(empty.row_elements(), 1000000000);
+  EXPECT_EQ(empty.rows(0, 0).sizes(), (std::vector<int64_t>{0, 1000000, 1000}));
+}
+
+// Similarity matrices saved by other codebases are float64; rows() gives float32.
 TEST_F(Npy, ReadsFloat64) {
   const double values[] = {0.5, -1.25, 3.0, 1e-3, 2.0, -0.75};
   std::string data(reinterpret_cast<const char*>(values), sizeof values);

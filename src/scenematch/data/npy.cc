@@ -264,12 +264,19 @@ NpyArray NpyArray::open(const std::string& path) {
   if (h.fortran_order) fail(path, ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
   m->shape = h.shape;
 
-  __int128 elements = 1;
+  // NumPy's own limit: the byte size of the non-zero dimensions fits in 64
+  // bits. Past it, a shape with a zero dimension (an empty file) could still
+  // claim rows whose size no integer holds.
+  int64_t nonzero_bytes = static_cast<int64_t>(itemsize(m->dtype));
+  for (int64_t d : m->shape)
+    if (d != 0 && __builtin_mul_overflow(nonzero_bytes, d, &nonzero_bytes))
+      fail(path, ": shape ", shape_string(m->shape), " of ", h.descr, " is too large (its size overflows 64 bits)");
+  int64_t elements = 1;
   for (size_t i = 1; i < m->shape.size(); ++i) elements *= m->shape[i];
-  m->row_elements = static_cast<int64_t>(elements);
+  m->row_elements = elements;
   m->row_bytes = static_cast<size_t>(elements) * itemsize(m->dtype);
-  __int128 total = elements * (m->shape.empty() ? 1 : m->shape[0]);
-  __int128 expected = static_cast<__int128>(m->data_offset) + total * static_cast<__int128>(itemsize(m->dtype));
+  const int64_t total = elements * (m->shape.empty() ? 1 : m->shape[0]);
+  const __int128 expected = static_cast<__int128>(m->data_offset) + static_cast<__int128>(total) * itemsize(m->dtype);
   if (expected != static_cast<__int128>(m->file_size))
     fail(path, ": file size does not match the header: shape ", shape_string(m->shape), " of ", h.descr, " needs ",
          static_cast<int64_t>(expected), " bytes, the file has ", m->file_size,
