@@ -24,10 +24,10 @@ namespace fs = std::filesystem;
 // __FILE__ is relative to the build folder, where ctest runs the tests.
 const fs::path kRepo = fs::weakly_canonical(fs::absolute(__FILE__)).parent_path().parent_path();
 
-// Floors just under what the parser reaches on the labelled set (measured
-// values and the gap to the 0.90 target in docs/parsing.md).
-constexpr double kTripletPrecisionFloor = 0.92;
-constexpr double kTripletRecallFloor = 0.88;
+// Floors at issue 23's 0.90 target or just under what the parser reaches on
+// the labelled set, whichever is higher (measured values in docs/parsing.md).
+constexpr double kTripletPrecisionFloor = 0.93;
+constexpr double kTripletRecallFloor = 0.90;
 constexpr double kAttributePrecisionFloor = 0.94;
 constexpr double kAttributeRecallFloor = 0.95;
 

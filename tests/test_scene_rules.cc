@@ -607,9 +607,85 @@ TEST(SceneRules, ImplausibleReadingsAreCounted) {
   // "is being.n held": "being" after "is" that carries no participle
   EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "n", "v"}, links({{"S", "s", 1, 2}})), 1);
   EXPECT_EQ(implausibility({"is", "being", "held"}, {"v", "v", "v"}, links({{"P", "g", 0, 1}, {"P", "v", 1, 2}})), 0);
+  // "young girl reaches.n out": a person compounded with a plural before a particle
+  EXPECT_EQ(implausibility({"girl", "reaches", "out"}, {"n", "n", "a"}, links({{"AN", "", 0, 1}, {"M", "a", 1, 2}})),
+            1);
+  EXPECT_EQ(implausibility({"dog", "sleds", "."}, {"n", "n", ""}, links({{"AN", "", 0, 1}})), 0);
+  // "a man is [crouched] on": an -ed word after "be" left out of the linkage
+  EXPECT_EQ(
+      implausibility({"man", "is", "crouched", "on"}, {"n", "v", "", ""}, links({{"S", "s", 0, 1}, {"P", "p", 1, 3}})),
+      1);
+  EXPECT_EQ(implausibility({"man", "is", "crouched", "on"}, {"n", "", "v-d", ""},
+                           links({{"S", "s", 0, 2}, {"MV", "p", 2, 3}})),
+            0);
   // "a skateboarding trick", "rock climbing": nothing implausible
   EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);
   EXPECT_EQ(implausibility({"rock", "climbing"}, {"n", "g"}, links({{"AN", "", 0, 1}})), 0);
+}
+
+TEST(SceneRules, AgentHungOnTheParticiplesOwnPhraseIsTheAgent) {
+  // "a man is being pulled in a sled by two dogs": "by" on "sled"
+  //             0          1        2           3              4      5      6           7      8
+  auto b = build(
+      "man.n/NOUN is.v/AUX being.v/AUX pulled.v/VERB in/ADP a/DET sled.n/NOUN by/ADP two/NUM "
+      // 9
+      "dogs.p/NOUN",
+      {"Ss(0,1)", "Pg(1,2)", "Pv(2,3)", "MVp(3,4)", "Js(4,6)", "Ds(5,6)", "Mp(6,7)", "Jp(7,9)", "Dmc(8,9)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.passive_over(6, {9}), 3);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"man|pulled in|sled", "dogs|pulled|man"}));
+  // "... in a sled by the river": a place, not an agent
+  auto c = build("man.n/NOUN is.v/AUX being.v/AUX pulled.v/VERB in/ADP a/DET sled.n/NOUN by/ADP the/DET river.n/NOUN",
+                 {"Ss(0,1)", "Pg(1,2)", "Pv(2,3)", "MVp(3,4)", "Js(4,6)", "Ds(5,6)", "Mp(6,7)", "Js(7,9)", "Ds(8,9)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).passive_over(6, {9}), -1);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|pulled in|sled", "sled|by|river"}));
+}
+
+TEST(SceneRules, AtBelongsToTheVerbOfLookingBeforeIt) {
+  // "a boy looking over a gate at a cow": "at" on "gate"
+  //             0          1              2        3      4           5       6      7
+  auto b = build("boy.n/NOUN looking.v/VERB over/ADP a/DET gate.n/NOUN at/ADP a/DET cow.n/NOUN",
+                 {"Mg(0,1)", "MVp(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  EXPECT_EQ(SceneRules(b.g, b.lk).looking_verb_for(5), 1);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boy|looking over|gate", "boy|looking at|cow"}));
+  // "a man skates near a wall as a boy looks down at the lumber": "at" on "skates"
+  //             0          1             2         3           4           5          6             7
+  auto c = build(
+      "man.n/NOUN skates.v/VERB near/ADP wall.n/NOUN as/SCONJ boy.n/NOUN looks.v/VERB down/ADV "
+      // 8       9
+      "at/ADP lumber.n/NOUN",
+      {"Ss(0,1)", "MVp(1,2)", "Js(2,3)", "MVs(1,4)", "Cs(4,5)", "Ss(5,6)", "MVa(1,7)", "MVp(1,8)", "Ju(8,9)"});
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|skates near|wall", "boy|looks down at|lumber"}));
+  // "a man looking at a menu at a table": the verb has its "at"; the second stays on "menu"
+  //             0          1              2       3      4           5       6      7
+  auto d = build("man.n/NOUN looking.v/VERB at/ADP a/DET menu.n/NOUN at/ADP a/DET table.n/NOUN",
+                 {"Mg(0,1)", "MVp(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  EXPECT_EQ(SceneRules(d.g, d.lk).looking_verb_for(5), -1);
+  EXPECT_EQ(triplets(graph(d)), (std::set<std::string>{"man|looking at|menu", "menu|at|table"}));
+}
+
+TEST(SceneRules, IdiomHungOnAVerbKeepsItsNounAsObject) {
+  // "a band is playing music on stage": Link Grammar's idiom "on stage" (MV to "stage")
+  //             0           1         2              3            4       5
+  auto b = build("band.n/NOUN is.v/AUX playing.v/VERB music.n/NOUN on/ADP stage/NOUN",
+                 {"Ss(0,1)", "Pg(1,2)", "Ou(2,3)", "_IBMY(4,5)", "MVp(2,5)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.idiom_preposition(5), 4);
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"band|playing|music", "band|on|stage"}));
+  // "on top of": the relational noun is part of a preposition, no object
+  auto c = build("man.n/NOUN on/ADP top/NOUN of/ADP tree.n/NOUN", {"_IBIZ(1,2)", "_IBIY(2,3)", "Mp(0,3)", "Js(3,4)"});
+  EXPECT_EQ(SceneRules(c.g, c.lk).idiom_preposition(2), -1);
+  EXPECT_EQ(triplets(graph(c)), (std::set<std::string>{"man|on top of|tree"}));
+}
+
+TEST(SceneRules, InfinitiveOfPurposeSharesTheSubject) {
+  // "a girl reaches out to pet a deer"
+  //             0           1              2       3           4           5      6
+  auto b = build("girl.n/NOUN reaches.v/VERB out/ADP to/PART pet.v/VERB a/DET deer.n/NOUN",
+                 {"Ss(0,1)", "K(1,2)", "MVi(1,3)", "I(3,4)", "Os(4,6)", "Ds(5,6)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_EQ(rules.subjects(4), (std::vector<int>{0}));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"girl|pet|deer"}));
 }
 
 TEST(SceneRules, ParticipleOnAPhraseOfACoordinationGoesToAllItsPeople) {

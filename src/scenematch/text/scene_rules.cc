@@ -135,6 +135,19 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     });
     score += is_animate_noun(words[l.left]) || takes_phrase;
   }
+  // "young girl reaches.n out": a person or animal compounded with a plural
+  // right before a particle; that plural is the verb
+  // "a man is [crouched] on top of": a participle after "be" left out of a
+  // partial linkage, which hangs the predicate on "be"; the linkage that
+  // leaves out "is" keeps it
+  std::vector<bool> linked(words.size(), false);
+  for (const Link& l : links) linked[l.left] = linked[l.right] = true;
+  for (size_t w = 1; w < words.size(); ++w)
+    score += !linked[w] && is_be_form(words[w - 1]) && ends_with(words[w], "ed");
+  static const std::unordered_set<std::string> particles = {"out", "up", "down", "off", "away", "back"};
+  for (const Link& l : links)
+    score += l.base == "AN" && is_animate_noun(words[l.left]) && ends_with(words[l.right], "s") &&
+             l.right + 1 < static_cast<int>(words.size()) && particles.count(words[l.right + 1]);
   return score;
 }
 
@@ -427,7 +440,9 @@ std::vector<int> SceneRules::subjects(int action, int v, int depth) const {
     // and verb complements ("sitting down smoking")
     const bool chain = l.base == "P" || l.base == "PP" || l.base == "I" || l.base == "TO" ||
                        (l.base == "O" && be(l.left) && (pos_[v] == Pos::VERB || be(v))) || complement(l.left, v) ||
-                       (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g');
+                       (l.base == "MV" && !l.sub.empty() && l.sub[0] == 'g') ||
+                       // "reaches out to pet a deer": an infinitive of purpose (MVi) is the verb's subject's
+                       (l.base == "MV" && l.sub == "i" && word(v) == "to");
     if (chain) add_subjects_of(l.left);
   }
   // "a woman dressed in white , skiing down a slope": a participle hung on
@@ -485,6 +500,44 @@ std::vector<int> SceneRules::doers_by_before(int v, int p) const {
     });
   });
   return out;
+}
+
+int SceneRules::passive_over(int h, const std::vector<int>& agents) const {
+  if (agents.empty() || !std::all_of(agents.begin(), agents.end(), [&](int a) { return is_animate_noun(word(a)); }))
+    return -1;
+  int participle = -1;
+  each(h, "J", -1, [&](int p, const Link&) {
+    each(p, "MV", -1, [&](int v, const Link&) {
+      if (passive(v)) participle = v;
+    });
+  });
+  return participle;
+}
+
+int SceneRules::idiom_preposition(int t) const {
+  if (!noun(t) || relational_noun(word(t)) || preposition_heads(t).empty()) return -1;
+  for (int k : at_[t]) {
+    const Link& l = lk_.links[k];
+    if (l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::ADP) return l.left;
+  }
+  return -1;
+}
+
+int SceneRules::looking_verb_for(int at) const {
+  if (word(at) != "at") return -1;
+  static const std::unordered_set<std::string> looking = {
+      "look",  "looks",  "looking",  "looked", "stare",   "stares",   "staring", "stared", "gaze",
+      "gazes", "gazing", "gazed",    "glance", "glances", "glancing", "peer",    "peers",  "peering",
+      "point", "points", "pointing", "smile",  "smiles",  "smiling",  "wave",    "waves",  "waving"};
+  for (int v = at - 1; v >= 0; --v) {
+    if (!verbal(v)) continue;
+    if (!looking.count(word(v))) return -1;
+    for (int t = v + 1; t < at; ++t)
+      if (word(t) == "at" && !phrase_objects(t).empty()) return -1;  // "looking at a menu at a table"
+    const auto heads = preposition_heads(at);
+    return std::find(heads.begin(), heads.end(), v) == heads.end() ? v : -1;
+  }
+  return -1;
 }
 
 int SceneRules::progressive(int v) const {
@@ -624,9 +677,22 @@ void SceneRules::relations_from_objects() {
 // praying over an urn").
 void SceneRules::relations_from_prepositions() {
   for (int p = 0; p < n_; ++p) {
-    const std::vector<int> objects = phrase_objects(p);
-    if (objects.empty()) continue;
+    std::vector<int> objects = phrase_objects(p);
     std::vector<int> pred = phrase(p);
+    if (const int preposition = objects.empty() ? idiom_preposition(p) : -1; preposition >= 0) {
+      objects = {p};
+      pred = {preposition};
+    }
+    if (objects.empty()) continue;
+    if (const int v = looking_verb_for(p); v >= 0) {
+      std::vector<int> full = phrase(v);
+      // "looks down at": a particle right after the verb joins it
+      if (v + 1 < p && particle_word(v + 1) && phrase_objects(v + 1).empty()) full.push_back(v + 1);
+      full.insert(full.end(), pred.begin(), pred.end());
+      for (int s : subjects(v))
+        for (int o : objects) add(s, full, o);
+      continue;
+    }
     std::vector<int> noun_heads, verbs;
     for (int h : preposition_heads(p)) {
       if (noun(h))
@@ -649,6 +715,11 @@ void SceneRules::relations_from_prepositions() {
       // "a horse being ridden by a man": the agent does what the participle says
       if (const int participle = by ? passive_participle(h) : -1; participle >= 0) {
         for (int o : objects) add(o, phrase(participle), h);
+        continue;
+      }
+      if (const int participle = by ? passive_over(h, objects) : -1; participle >= 0) {
+        for (int o : objects)
+          for (int s : subjects(participle)) add(o, phrase(participle), s);
         continue;
       }
       // "a giraffe standing next to a tree", "a chair covered with a

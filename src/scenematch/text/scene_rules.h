@@ -46,7 +46,10 @@ int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
 // one ("and blue.v shorts", "white shorts.v looking"), and a noun compound
 // whose head is an -ing word that goes on to take a phrase ("the man
 // sitting.g on", "fire hydrant sitting.g next to"), and "being" after a
-// form of "be" that does not carry a participle (P: "is being.n held").
+// form of "be" that does not carry a participle (P: "is being.n held"),
+// a person or animal compounded with a plural right before a particle
+// ("young girl reaches.n out"), and an -ed word after "be" that no link
+// touches ("is [crouched] on top of", in a partial linkage).
 int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
                    const std::vector<Link>& links);
 
@@ -112,6 +115,19 @@ class SceneRules {
   // the passive participle v, but it describes the doer named by "by"
   // before it; that doer's nouns, else {}.
   std::vector<int> doers_by_before(int v, int p) const;
+  // "is being pulled in a dog sled by two dogs": Link Grammar hangs the
+  // agent's "by" on the object h of the passive participle's own phrase.
+  // That participle, when every agent is a person or animal, else -1.
+  int passive_over(int h, const std::vector<int>& agents) const;
+  // "playing music on stage": Link Grammar reads "on stage" as one idiom
+  // hung on its head by the noun; the idiom's preposition when t is such a
+  // noun, else -1.
+  int idiom_preposition(int t) const;
+  // "a boy looking over a gate at a cow", "as he looks down at the lumber":
+  // "at" belongs to the verb of looking before it, wherever Link Grammar
+  // hangs it, when no other verb comes between and that verb has no "at"
+  // of its own. That verb, else -1.
+  int looking_verb_for(int at) const;
   // "is holding" (Pg): the participle that carries a form of "be"'s
   // object when "and" hangs it on the "be" ("... and is holding a pair"), else v.
   int progressive(int v) const;
