@@ -363,6 +363,12 @@ bool needs_article(Dictionary dict, const std::string& first) {
 
 void ignore_messages(lg_errinfo*, void*) {}
 
+// Link Grammar's dictionary is lower case (ASCII letters; UTF-8 bytes pass).
+std::string lower_case(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 }  // namespace
 
 struct CaptionParser::Impl {
@@ -559,6 +565,14 @@ CaptionParser::~CaptionParser() {
   if (impl_->dict) dictionary_delete(impl_->dict);
 }
 
+bool CaptionParser::parse_once(const std::string& caption) {
+  if (caption_problem(caption) != CaptionProblem::none) return false;
+  const std::string lowered = lower_case(caption);
+  const auto tokens = tokenize(caption);
+  TokenLinkage linkage;
+  return impl_->parse(lowered, 0, 0, tokens, token_spans(lowered, tokens), linkage);
+}
+
 CaptionGraph CaptionParser::parse(const std::string& caption) {
   CaptionGraph g;
   const CaptionProblem problem = caption_problem(caption);
@@ -574,8 +588,7 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
     g.quality = "tagger";
     return g;
   }
-  std::string lowered = caption;
-  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lowered = lower_case(caption);
   auto spans = token_spans(lowered, g.tokens);
   const std::string text = with_article_agreement(with_dictionary_forms(lowered, spans), g.tokens, spans);
   // "young man sitting on a skateboard": captions often drop the opening

@@ -16,6 +16,11 @@ class CaptionParser {
   // Never throws on bad input: an empty or invalid line gives quality "empty",
   // no linkage gives a tagger-only result (quality "tagger").
   CaptionGraph parse(const std::string& caption);
+  // One Link Grammar parse of the caption as written (lower-cased, no
+  // prefix, no null words) and nothing else: the floor under what parse()
+  // costs, which tries up to five readings. Whether it found a complete
+  // linkage. For bench_parse.
+  bool parse_once(const std::string& caption);
 
  private:
   struct Impl;
