@@ -3,9 +3,11 @@
 
 #include <cstdio>
 
+#include "scenematch/core/progress.h"
 #include "scenematch/eval/ensemble.h"
 #include "scenematch/eval/probe_eval.h"
 #include "scenematch/models/checkpoint.h"
+#include "scenematch/synth/generator.h"
 #include "support/eval_fixture.h"
 
 using namespace sm;
@@ -196,6 +198,64 @@ TEST_F(Probes, MeanImageAveragesEverySlotOverTheSplit) {
   // Slot 0: (1,0,0) and (0,1,0); slot 1: (1,0,1) and (0,1,1).
   EXPECT_TRUE(torch::allclose(blind.features[0], torch::tensor({{.5f, .5f, 0.f}, {.5f, .5f, 1.f}})));
   EXPECT_TRUE(blind.region_mask.all().item<bool>());
+}
+
+// Found by SGM's `probe --blind` on the small world: a block of 128 images
+// pads its relations to its own most, and image 0 (whose scene graph the
+// mean image keeps) may have fewer; the mean's relation features must keep
+// image 0's slots, each the mean over the images that have that slot.
+TEST(MeanImage, SceneGraphModelsEncodeItWhateverTheBlocksRelationCounts) {
+  const sm::testing::TempDir temp("sm_mean_image_vsg");
+  Progress::set_enabled(false);
+  synth::SynthOptions options = synth::preset_options("tiny");
+  options.train = 10;
+  options.dev = 10;
+  options.test = 271;  // three blocks; in this world the third pads to 3 relations, the others to 4
+  const std::string world = temp.path() + "/world";
+  synth::generate_dataset(world, options);
+  std::vector<std::string> captions;
+  std::ifstream caps(world + "/test_caps.txt");
+  for (std::string line; std::getline(caps, line);) captions.push_back(line);
+  const Vocab vocab = sm::testing::vocab_of(captions);
+  Config cfg = matcher_preset("sgm", "cpu");
+  cfg["feature_dim"] = options.feat_dim;
+  cfg["embed_size"] = 32;
+  cfg["word_dim"] = 16;
+  ModelData sgm = attach_data(ModelBundle{"sgm", cfg, vocab, make_matcher("sgm", cfg, vocab)}, world, "test");
+  const Batcher& b = sgm.batcher();
+
+  // The case: blocks that pad to different counts, image 0 below the most.
+  std::vector<int64_t> block_most;
+  torch::Tensor sum, count;
+  for (int64_t begin = 0; begin < options.test; begin += 128) {
+    std::vector<int64_t> ids;
+    for (int64_t i = begin; i < std::min<int64_t>(options.test, begin + 128); ++i) ids.push_back(i);
+    const ImageBatch batch = b.images(ids);
+    block_most.push_back(batch.rel_mask.size(1));
+    for (int64_t k = 0; k < batch.size(); ++k)
+      for (int64_t r = 0; r < batch.rel_mask.size(1); ++r) {
+        if (!batch.rel_mask[k][r].item<bool>()) continue;
+        if (!sum.defined()) {
+          sum = torch::zeros({synth::kMaxRelations, batch.rel_feature.size(2)});
+          count = torch::zeros({synth::kMaxRelations});
+        }
+        sum[r] += batch.rel_feature[k][r];
+        count[r] += 1;
+      }
+  }
+  const int64_t first_count = b.images({0}).rel_mask.size(1);
+  ASSERT_NE(*std::min_element(block_most.begin(), block_most.end()),
+            *std::max_element(block_most.begin(), block_most.end()))
+      << "the world no longer has blocks of different relation counts";
+  ASSERT_LT(first_count, *std::max_element(block_most.begin(), block_most.end()));
+
+  const ImageBatch blind = mean_image(b);
+  ASSERT_EQ(blind.rel_feature.size(1), first_count);
+  EXPECT_EQ(blind.rel_mask.size(1), first_count);
+  EXPECT_TRUE(torch::allclose(blind.rel_feature[0], (sum / count.clamp_min(1).unsqueeze(1)).narrow(0, 0, first_count),
+                              1e-5, 1e-5));
+  const Encoding encoded = encode_image_batch(sgm.model(), blind);
+  EXPECT_EQ(encoded.size(), 1);
 }
 
 // Blind, every image is the same one: a caption scores the same on all of

@@ -27,15 +27,29 @@ ImageBatch mean_image(const Batcher& b) {
   const int64_t n = b.split().num_images();
   if (n == 0) fail(b.split().file("ims.npy"), ": no images to average");
   ImageBatch blind = b.images({0});
-  // Sums and counts of the present slots, one block of images at a time.
+  // Sums and counts of the present slots, one block of images at a time. A
+  // block pads its relations to its own most, so relation sums grow to the
+  // longest block (zeros past a shorter one's end).
   torch::Tensor features, regions, boxes, relations, relation_count;
+  auto add = [](torch::Tensor& sum, torch::Tensor x) {
+    if (sum.defined() && sum.size(0) != x.size(0)) {
+      const int64_t slots = std::max(sum.size(0), x.size(0));
+      auto grow = [slots](const torch::Tensor& t) {
+        std::vector<int64_t> pad(2 * t.dim(), 0);
+        pad.back() = slots - t.size(0);  // after the last slot of dim 0
+        return torch::constant_pad_nd(t, pad);
+      };
+      sum = grow(sum);
+      x = grow(x);
+    }
+    sum = sum.defined() ? sum + x : x;
+  };
   const int64_t block = 128;
   for (int64_t begin = 0; begin < n; begin += block) {
     std::vector<int64_t> ids;
     for (int64_t i = begin; i < std::min(n, begin + block); ++i) ids.push_back(i);
     const ImageBatch batch = b.images(ids);
     const torch::Tensor present = batch.region_mask.unsqueeze(2).to(torch::kFloat);
-    auto add = [](torch::Tensor& sum, const torch::Tensor& x) { sum = sum.defined() ? sum + x : x; };
     add(features, (batch.features * present).sum(0));
     add(regions, present.sum(0));
     if (batch.boxes.defined()) add(boxes, (batch.boxes * present).sum(0));
@@ -49,7 +63,10 @@ ImageBatch mean_image(const Batcher& b) {
   blind.features = (features / regions.clamp_min(1)).unsqueeze(0);
   blind.region_mask = regions.squeeze(1).gt(0).unsqueeze(0);
   if (boxes.defined()) blind.boxes = (boxes / regions.clamp_min(1)).unsqueeze(0);
-  if (relations.defined()) blind.rel_feature = (relations / relation_count.clamp_min(1)).unsqueeze(0);
+  // The scene graph stays the first image's (its objects, relations and
+  // their ends), so its relations keep their own slots of the mean.
+  if (relations.defined())
+    blind.rel_feature = (relations / relation_count.clamp_min(1)).narrow(0, 0, blind.rel_mask.size(1)).unsqueeze(0);
   const int64_t unk = b.vocab().unk_id();
   auto unknown = [&](torch::Tensor& words) {
     if (words.defined()) words = torch::where(words.ne(0), torch::full_like(words, unk), words);
