@@ -37,9 +37,13 @@ for world in $WORLDS; do
         "$SM" train --model "$m" --data "worlds/$world" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" \
           --seed "$seed" --threads "$THREADS" --set "hard_negatives=$on" --resume --quiet
         echo $(($(date +%s) - start)) > "$run/train_seconds"
-        "$SM" eval --checkpoint "$run/best.ckpt" --data "worlds/$world" --threads "$THREADS" --json --quiet > "$run/eval.json"
+        # Written aside and renamed: a run whose probe failed is not taken for finished.
+        "$SM" eval --checkpoint "$run/best.ckpt" --data "worlds/$world" --threads "$THREADS" --json --quiet \
+          > "$run/eval.json.tmp"
+        mv "$run/eval.json.tmp" "$run/eval.json"
         "$SM" probe --blind --checkpoint "$run/best.ckpt" --data "worlds/$world" --threads "$THREADS" --json --quiet \
-          > "$run/probe.json"
+          > "$run/probe.json.tmp"
+        mv "$run/probe.json.tmp" "$run/probe.json"
       done
     done
   done
