@@ -135,8 +135,6 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     });
     score += is_animate_noun(words[l.left]) || takes_phrase;
   }
-  // "young girl reaches.n out": a person or animal compounded with a plural
-  // right before a particle; that plural is the verb
   // "a man is [crouched] on top of": a participle after "be" left out of a
   // partial linkage, which hangs the predicate on "be"; the linkage that
   // leaves out "is" keeps it
@@ -144,6 +142,8 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
   for (const Link& l : links) linked[l.left] = linked[l.right] = true;
   for (size_t w = 1; w < words.size(); ++w)
     score += !linked[w] && is_be_form(words[w - 1]) && ends_with(words[w], "ed");
+  // "young girl reaches.n out": a person or animal compounded with a plural
+  // right before a particle; that plural is the verb
   static const std::unordered_set<std::string> particles = {"out", "up", "down", "off", "away", "back"};
   for (const Link& l : links)
     score += l.base == "AN" && is_animate_noun(words[l.left]) && ends_with(words[l.right], "s") &&
@@ -515,10 +515,12 @@ int SceneRules::passive_over(int h, const std::vector<int>& agents) const {
 }
 
 int SceneRules::idiom_preposition(int t) const {
-  if (!noun(t) || relational_noun(word(t)) || preposition_heads(t).empty()) return -1;
+  if (!noun(t) || relational_noun(word(t))) return -1;
   for (int k : at_[t]) {
     const Link& l = lk_.links[k];
-    if (l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::ADP) return l.left;
+    // the idiom link first: preposition_heads() is the costlier test
+    if (l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::ADP)
+      return preposition_heads(t).empty() ? -1 : l.left;
   }
   return -1;
 }
