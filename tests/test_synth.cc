@@ -141,6 +141,47 @@ TEST(SynthScene, GeometryHoldsForEveryPredicateAndInstance) {
   for (const Predicate& p : w.predicates) EXPECT_GT(seen[p.name], 0) << p.name << " never generated";
 }
 
+// A distractor is an unrelated twin of a related single object: same
+// category, none of its attributes, so only the relation tells them apart.
+TEST(SynthScene, DistractorsTwinARelatedObjectWithContrastingAttributes) {
+  SceneOptions options;
+  options.distractors = 1.0;
+  int twins = 0, contrasted = 0;
+  for (int i = 0; i < 500; ++i) {
+    Rng rng(mix_seed(11, i));
+    const Scene scene = sample_scene(rng, options);
+    std::set<int> related;
+    for (const Relation& r : scene.relations) related.insert({r.subject, r.object});
+    const Entity& last = scene.entities.back();
+    const int last_index = static_cast<int>(scene.entities.size()) - 1;
+    int original = -1;
+    for (int k : related)
+      if (scene.entities[k].category == last.category && scene.entities[k].count == 1) original = k;
+    if (original < 0) {  // only groups were related: no twin
+      for (int k : related) EXPECT_GT(scene.entities[k].count, 1) << "scene " << i;
+      continue;
+    }
+    ++twins;
+    EXPECT_EQ(related.count(last_index), 0u) << "scene " << i << ": the twin takes part in no relation";
+    EXPECT_EQ(last.count, 1);
+    EXPECT_EQ(last.regions.size(), 1u);
+    EXPECT_EQ(scene.regions[last.regions[0]].kind, RegionKind::Object);
+    const Entity& o = scene.entities[original];
+    for (int a : last.attributes)
+      EXPECT_EQ(std::count(o.attributes.begin(), o.attributes.end(), a), 0) << "scene " << i;
+    contrasted += !o.attributes.empty() && !last.attributes.empty();
+  }
+  EXPECT_GT(twins, 400);
+  EXPECT_GT(contrasted, twins / 2);
+  // Off (the default), a scene never repeats a category.
+  for (int i = 0; i < 200; ++i) {
+    Rng rng(mix_seed(11, i));
+    const Scene scene = sample_scene(rng, {});
+    std::set<int> categories;
+    for (const Entity& e : scene.entities) EXPECT_TRUE(categories.insert(e.category).second) << "scene " << i;
+  }
+}
+
 TEST(SynthScene, GeometryChecksCanFail) {
   Box top{10, 0, 30, 20}, bottom{0, 15, 40, 40}, far{100, 15, 120, 40};
   EXPECT_TRUE(geometry_holds(Geometry::OnTop, top, bottom));
@@ -499,6 +540,7 @@ TEST(SynthOptions, HardPresetTurnsEveryKnob) {
   EXPECT_GT(hard.trace_dropout, 0);
   EXPECT_GT(hard.feature_noise, small.feature_noise);
   EXPECT_GT(hard.paraphrase, 0);
+  EXPECT_GT(hard.distractors, 0);
   SynthOptions bad = preset_options("tiny");
   bad.paraphrase = 2;
   const sm::testing::TempDir temp("sm_synth_bad_knob");

@@ -16,7 +16,7 @@ struct SynthFlags {
   int feat_dim = 0;
   std::vector<int64_t> images;  // train, dev, test; empty: the preset's
   // Negative: the preset's value.
-  double noise = -1, role_weight = -1, trace_dropout = -1, feature_noise = -1, paraphrase = -1;
+  double noise = -1, role_weight = -1, trace_dropout = -1, feature_noise = -1, paraphrase = -1, distractors = -1;
   CommonOptions common;
 };
 
@@ -39,7 +39,8 @@ void run(const SynthFlags& flags) {
                                                                    {flags.role_weight, &options.role_weight},
                                                                    {flags.trace_dropout, &options.trace_dropout},
                                                                    {flags.feature_noise, &options.feature_noise},
-                                                                   {flags.paraphrase, &options.paraphrase}};
+                                                                   {flags.paraphrase, &options.paraphrase},
+                                                                   {flags.distractors, &options.distractors}};
   for (const auto& [flag, field] : knobs)
     if (flag >= 0) *field = flag;
   if (flags.feat_dim != 0) options.feat_dim = flags.feat_dim;
@@ -60,6 +61,7 @@ void run(const SynthFlags& flags) {
                      {"trace_dropout", options.trace_dropout},
                      {"feature_noise", options.feature_noise},
                      {"paraphrase", options.paraphrase},
+                     {"distractors", options.distractors},
                      {"bytes", summary.bytes},
                      {"seconds", summary.seconds},
                      {"splits", nlohmann::json::object()}};
@@ -96,7 +98,8 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
   cmd->add_option("--out", flags->out, "output folder")->required();
   cmd->add_option("--preset", flags->preset,
                   "tiny (160/50/50 images, F=64), small (3000/500/500, F=512), hard (small's sizes, noisier "
-                  "graphs and features, weak role traces, passive/converse captions) or full (29000/1000/1000, F=2048)")
+                  "graphs and features, weak role traces, passive/converse captions, same-category distractors) or "
+                  "full (29000/1000/1000, F=2048)")
       ->check(CLI::IsMember({"tiny", "small", "hard", "full"}))
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "random seed; the output is identical for a seed and preset")
@@ -124,6 +127,10 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
   cmd->add_option("--paraphrase", flags->paraphrase,
                   "chance a one-relation caption says it the other way round: passive or converse "
                   "(default 0; hard 0.4)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--distractors", flags->distractors,
+                  "chance a scene also holds an unrelated twin of a related object: same category, contrasting "
+                  "attributes (default 0; hard 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   add_common_options(cmd, flags->common);
   cmd->callback([flags] { run(*flags); });

@@ -58,6 +58,13 @@ nlohmann::json scene_graph(const Scene& scene, double noise, Rng& rng, std::vect
   return j;
 }
 
+SceneOptions scene_options(const SynthOptions& o) {
+  SceneOptions options;
+  options.num_regions = o.regions;
+  options.distractors = o.distractors;
+  return options;
+}
+
 SplitSummary write_split(const std::string& dir, const std::string& split, int64_t n, const SynthOptions& o,
                          const FeatureModel& features) {
   SplitSummary summary;
@@ -74,12 +81,10 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
   std::vector<float> region_buf(R * F), rel_buf(kMaxRelations * F), box_buf(R * 4);
 
   Progress progress("synth " + split, n, "img");
-  SceneOptions scene_options;
-  scene_options.num_regions = o.regions;
   for (int64_t i = 0; i < n; ++i) {
     uint64_t seed = image_seed(o, split, i);
     Rng scene_rng(mix_seed(seed, kScene));
-    Scene scene = sample_scene(scene_rng, scene_options);
+    Scene scene = sample_scene(scene_rng, scene_options(o));
     summary.relations += static_cast<int64_t>(scene.relations.size());
 
     Rng feature_rng(mix_seed(seed, kFeatures));
@@ -166,6 +171,7 @@ SynthOptions preset_options(const std::string& preset) {
     o.trace_dropout = 0.3;
     o.feature_noise = 0.9;
     o.paraphrase = 0.4;
+    o.distractors = 0.5;
   } else {
     fail("synth: unknown preset '", preset, "' (use tiny, small, hard or full)");
   }
@@ -174,9 +180,7 @@ SynthOptions preset_options(const std::string& preset) {
 
 Scene generated_scene(const SynthOptions& options, const std::string& split, int64_t index) {
   Rng rng(mix_seed(image_seed(options, split, index), kScene));
-  SceneOptions scene_options;
-  scene_options.num_regions = options.regions;
-  return sample_scene(rng, scene_options);
+  return sample_scene(rng, scene_options(options));
 }
 
 SynthSummary generate_dataset(const std::string& out_dir, const SynthOptions& options) {
@@ -187,8 +191,8 @@ SynthSummary generate_dataset(const std::string& out_dir, const SynthOptions& op
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) fail("synth: cannot create ", out_dir, ": ", ec.message());
-  for (double p : {options.trace_dropout, options.paraphrase})
-    if (p < 0 || p > 1) fail("synth: --trace-dropout and --paraphrase must be in [0, 1] (got ", p, ")");
+  for (double p : {options.trace_dropout, options.paraphrase, options.distractors})
+    if (p < 0 || p > 1) fail("synth: --trace-dropout, --paraphrase and --distractors must be in [0, 1] (got ", p, ")");
   if (options.role_weight < 0 || options.feature_noise < 0)
     fail("synth: --role-weight and --feature-noise must be >= 0");
   FeatureWeights weights;

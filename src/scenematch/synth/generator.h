@@ -22,7 +22,8 @@ struct SynthOptions {
   // the role it plays, the chance a relation leaves no role trace at all, and
   // the feature noise.
   double role_weight = 1.0, trace_dropout = 0.0, feature_noise = 0.6;
-  double paraphrase = 0.0;  // chance a one-relation caption says it the other way round (passive, converse)
+  double paraphrase = 0.0;   // chance a one-relation caption says it the other way round (passive, converse)
+  double distractors = 0.0;  // chance a scene holds an unrelated twin of a related object (SceneOptions)
   int64_t train = 3000, dev = 500, test = 500;
   int regions = 36;  // R
   int captions_per_image = 5;
@@ -31,7 +32,7 @@ struct SynthOptions {
 // tiny: 160/50/50 images, F=64 (tests); small: 3000/500/500, F=512 (the
 // README's job); full: 29,000/1,000/1,000, F=2048 (Flickr30K-sized); hard:
 // small's sizes with noisier graphs and features, weak or missing role
-// traces and passive/converse captions.
+// traces, passive/converse captions and same-category distractors.
 SynthOptions preset_options(const std::string& preset);
 
 // The relation rows in S_vsg_rel.npy: the most relations a scene has.

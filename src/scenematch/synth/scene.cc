@@ -165,6 +165,21 @@ std::vector<int> pick_attributes(Rng& rng, int category) {
   return chosen;
 }
 
+// The twin's attributes: for each of the original's, another of the same
+// kind that fits the category; one drawn attribute when the original has none.
+std::vector<int> contrasting_attributes(Rng& rng, int category, const std::vector<int>& original) {
+  const World& w = world();
+  if (original.empty()) return pick_attributes(rng, category);
+  std::vector<int> chosen;
+  for (int a : original) {
+    std::vector<int> others;
+    for (int b = 0; b < static_cast<int>(w.attributes.size()); ++b)
+      if (b != a && w.attributes[b].kind == w.attributes[a].kind && w.attribute_fits(b, category)) others.push_back(b);
+    if (!others.empty()) chosen.push_back(rng.pick(others));
+  }
+  return chosen;
+}
+
 Box clip(Box b, float width, float height) {
   b.x1 = std::clamp(b.x1, 0.f, width - 2.f);
   b.y1 = std::clamp(b.y1, 0.f, height - 2.f);
@@ -260,6 +275,20 @@ bool try_sample(Rng& rng, const SceneOptions& options, Scene& scene) {
     add_entity(c, counts[k]);
   }
   for (Entity& e : scene.entities) e.attributes = pick_attributes(rng, e.category);
+  // Drawn only when asked for, so the other presets' scenes stay as they were.
+  if (options.distractors > 0 && rng.chance(options.distractors)) {
+    std::vector<int> singles;  // a group's twin would change its count
+    for (int k = 0; k <= num_relations; ++k)
+      if (scene.entities[k].count == 1) singles.push_back(k);
+    if (!singles.empty()) {
+      const Entity& original = scene.entities[rng.pick(singles)];
+      Entity twin;
+      twin.category = original.category;
+      twin.attributes = contrasting_attributes(rng, original.category, original.attributes);
+      scene.entities.push_back(twin);
+      ++num_entities;
+    }
+  }
 
   // Layout in free units: the root at the origin, each child against its
   // anchor's first instance.

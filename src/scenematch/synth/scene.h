@@ -60,6 +60,10 @@ struct Scene {
 struct SceneOptions {
   int num_regions = 36;
   double swappable_bias = 0.6;  // chance the first relation reads as well with its roles swapped
+  // Chance the scene also holds an unrelated twin of one related object: same
+  // category, contrasting attributes ("a red car" beside the "blue car" that
+  // a relation names), so a caption's object is found only through its relation.
+  double distractors = 0;
 };
 
 Scene sample_scene(Rng& rng, const SceneOptions& options);
