@@ -52,7 +52,9 @@ python3 - "$OUT" "$DOC" "$EPOCHS" "$WORLDS" "$MODELS" "$MODES" "$SEEDS" <<'PY'
 import json, os, statistics, sys
 out, doc, epochs = sys.argv[1], sys.argv[2], sys.argv[3]
 worlds, models, modes, seeds = (a.split() for a in sys.argv[4:8])
-kinds = [("relation-swap (type-valid)", "rel. swap (type-valid)"), ("attribute-swap", "attr. swap"),
+# The reversed swaps (passive and converse phrasings) exist only in worlds with paraphrased captions.
+kinds = [("relation-swap (type-valid)", "rel. swap (type-valid)"),
+         ("relation-swap-reversed (type-valid)", "reversed rel. swap (type-valid)"), ("attribute-swap", "attr. swap"),
          ("object-swap", "object swap"), ("count", "count")]
 
 def cell(values, digits=1):

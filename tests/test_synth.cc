@@ -570,4 +570,58 @@ TEST(SynthCaptions, ParaphraseSaysRelationsTheOtherWayRound) {
   EXPECT_GT(converses, 0);
 }
 
+// A relation-swap-reversed probe is its scene's relation swap in the passive
+// or converse form: the same two noun phrases around "being <participle> by"
+// or the converse place word, in the other order, so the positive's agent
+// (after "by") is the active positive's subject.
+TEST(SynthProbes, ReversedRelationSwapsSayTheSwapTheOtherWayRound) {
+  const SynthOptions o = preset_options("tiny");
+  const std::set<std::string> converse_words = {"under", "on", "below", "behind", "in front of", "containing"};
+  auto join = [](std::vector<std::string>::const_iterator a, std::vector<std::string>::const_iterator b) {
+    std::string out;
+    for (; a != b; ++a) out += (out.empty() ? "" : " ") + *a;
+    return out;
+  };
+  int reversed = 0, passive = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const Scene scene = generated_scene(o, "test", i);
+    Rng plain_rng(static_cast<uint64_t>(i) + 1), reversed_rng(static_cast<uint64_t>(i) + 1);
+    const std::vector<ProbeText> plain = make_probes(scene, plain_rng, false);
+    std::vector<ProbeText> with = make_probes(scene, reversed_rng, true);
+    const auto extra =
+        std::find_if(with.begin(), with.end(), [](const ProbeText& p) { return p.kind == "relation-swap-reversed"; });
+    if (extra == with.end()) continue;
+    ++reversed;
+    const ProbeText r = *extra;
+    with.erase(extra);
+    // The other probes are drawn exactly as without it.
+    ASSERT_EQ(with.size(), plain.size());
+    for (size_t k = 0; k < plain.size(); ++k) EXPECT_EQ(with[k].positive, plain[k].positive);
+    const ProbeText& swap = plain[0];
+    ASSERT_EQ(swap.kind, "relation-swap");
+    EXPECT_EQ(r.plausible_swap, swap.plausible_swap);
+    // "S pred O" against "S words O": S and O are what the two share.
+    const std::vector<std::string> active = tokenize(swap.positive), said = tokenize(r.negative);
+    size_t head = 0, tail = 0;
+    while (head < active.size() && head < said.size() && active[head] == said[head]) ++head;
+    while (tail < active.size() - head && tail < said.size() - head &&
+           active[active.size() - 1 - tail] == said[said.size() - 1 - tail])
+      ++tail;
+    ASSERT_GT(head, 0u) << r.negative;
+    ASSERT_GT(tail, 0u) << r.negative;
+    const std::string subject = join(active.begin(), active.begin() + head);
+    const std::string object = join(active.end() - tail, active.end());
+    const std::string words = join(said.begin() + head, said.end() - tail);
+    const bool is_passive =
+        words.rfind("being ", 0) == 0 && words.size() > 9 && words.substr(words.size() - 3) == " by";
+    passive += is_passive;
+    EXPECT_TRUE(is_passive || converse_words.count(words)) << r.negative;
+    EXPECT_EQ(r.positive, object + " " + words + " " + subject) << swap.positive;
+    EXPECT_EQ(r.negative, subject + " " + words + " " + object) << swap.positive;
+  }
+  EXPECT_GT(reversed, 50);
+  EXPECT_GT(passive, 0);
+  EXPECT_LT(passive, reversed);
+}
+
 }  // namespace

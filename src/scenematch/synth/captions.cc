@@ -300,7 +300,7 @@ std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count, doub
   return captions;
 }
 
-std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng) {
+std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng, bool reversed_phrasing) {
   const World& w = world();
   std::vector<ProbeText> probes;
   std::vector<int> order(scene.relations.size());
@@ -319,6 +319,18 @@ std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng) {
     const Relation& r = scene.relations[chosen];
     NounPhrase s = full_phrase(scene, r.subject), o = full_phrase(scene, r.object);
     probes.push_back({"relation-swap", probe_text(s, r, o), probe_text(o, r, s), swap_is_plausible(r, scene)});
+    // The same swap said the other way round ("a man being chased by a dog" /
+    // "a dog being chased by a man"): whether a model's roles survive the
+    // passive and converse forms its training captions use.
+    if (reversed_phrasing) {
+      const std::string& name = w.predicates[r.predicate].name;
+      std::string words;
+      if (auto p = passives().find(name); p != passives().end()) words = "being " + p->second + " by";
+      if (auto c = converses().find(name); c != converses().end()) words = c->second;
+      if (!words.empty())
+        probes.push_back({"relation-swap-reversed", render(o) + " " + words + " " + render(s),
+                          render(s) + " " + words + " " + render(o), swap_is_plausible(r, scene)});
+    }
   }
 
   // attribute-swap: one attribute of the subject and one of the object

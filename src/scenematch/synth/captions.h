@@ -34,13 +34,16 @@ struct Caption {
 std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5, double paraphrase = 0);
 
 struct ProbeText {
-  std::string kind;  // relation-swap, attribute-swap, object-swap, count
+  std::string kind;  // relation-swap, attribute-swap, object-swap, count, relation-swap-reversed
   std::string positive, negative;
   bool plausible_swap = false;  // relation-swap: the swapped triple is type-valid too
 };
 
 // At most one probe of each kind (a kind is left out when the scene cannot
 // give it, e.g. attribute-swap without two attributed objects).
-std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng);
+// With `reversed_phrasing` (worlds whose captions are paraphrased), also a
+// relation-swap-reversed probe: the relation swap in its passive or converse
+// form, when its predicate has one.
+std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng, bool reversed_phrasing = false);
 
 }  // namespace sm::synth

@@ -118,14 +118,14 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
 
     if (with_probes) {
       Rng probe_rng(mix_seed(seed, kProbes));
-      for (const ProbeText& p : make_probes(scene, probe_rng)) {
+      for (const ProbeText& p : make_probes(scene, probe_rng, o.paraphrase > 0)) {
         nlohmann::json j{{"image", i}, {"positive", p.positive}, {"negatives", {p.negative}}, {"kind", p.kind}};
         // A swap that breaks the type constraint ("a horse riding a man") can be
         // rejected from the text alone; only type-valid swaps need the image.
-        if (p.kind == "relation-swap") j["subset"] = p.plausible_swap ? "type-valid" : "text-implausible";
+        if (p.kind.rfind("relation-swap", 0) == 0) j["subset"] = p.plausible_swap ? "type-valid" : "text-implausible";
         probes << j.dump() << '\n';
         ++summary.probes[p.kind];
-        summary.plausible_swaps += p.plausible_swap ? 1 : 0;
+        summary.plausible_swaps += p.kind == "relation-swap" && p.plausible_swap ? 1 : 0;
       }
     }
     progress.step();
