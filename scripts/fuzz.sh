@@ -44,7 +44,7 @@ SEEDS=$BUILD_DIR/fuzz-seeds
 # Seeds: the files of a tiny synthetic world, the checkpoint and vocabulary of
 # a small VSE++ after one epoch, an index over it, parse caches, request bodies.
 # The stamp names the seeds' formats: bump it when a reader's format changes.
-SEEDS_STAMP=$SEEDS/.done-checkpoint-format-2-parse-8
+SEEDS_STAMP=$SEEDS/.done-checkpoint-format-2-parse-9
 if [ ! -f "$SEEDS_STAMP" ]; then
   rm -rf "$SEEDS"
   w=$SEEDS/work

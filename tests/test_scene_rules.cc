@@ -390,6 +390,24 @@ TEST(SceneRules, PassiveOnTheVerb) {
   EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"boy|chased|dog"}));
 }
 
+TEST(SceneRules, PassiveOfAPrepositionalVerbTakesTheAgentHungOnItsPreposition) {
+  // "a child is looked at by a girl": Link Grammar joins "looked at" as an
+  // idiom whose last word takes the verb's links (Pv from "is", MVp to "by")
+  //             0      1            2          3           4       5       6      7
+  auto b = build("a/DET child.n/NOUN is.v/AUX looked/VERB at/ADP by/ADP a/DET girl.n/NOUN",
+                 {"Ds(0,1)", "Ss(1,2)", "Pv(2,4)", "_IBET(3,4)", "MVp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  SceneRules rules(b.g, b.lk);
+  EXPECT_TRUE(rules.verb_idiom_head(4));
+  EXPECT_TRUE(rules.passive(4));
+  EXPECT_EQ(triplets(graph(b)), (std::set<std::string>{"girl|looked at|child"}));
+  // "a man looking at a dog by a tree", had Link Grammar joined "looking at":
+  // "at" has its own object, so it heads no passive
+  //             0          1              2       3      4          5       6      7
+  auto c = build("man.n/NOUN looking.v/VERB at/ADP a/DET dog.n/NOUN by/ADP a/DET tree.n/NOUN",
+                 {"Mg(0,1)", "_IBET(1,2)", "Js(2,4)", "Ds(3,4)", "Mp(4,5)", "Js(5,7)", "Ds(6,7)"});
+  EXPECT_FALSE(SceneRules(c.g, c.lk).verb_idiom_head(2));
+}
+
 TEST(SceneRules, VerbComplementSharesTheSubject) {
   // "man sitting down smoking a cigarette"
   //             0          1              2        3               4      5
@@ -617,6 +635,13 @@ TEST(SceneRules, ImplausibleReadingsAreCounted) {
       1);
   EXPECT_EQ(implausibility({"man", "is", "crouched", "on"}, {"n", "", "v-d", ""},
                            links({{"S", "s", 0, 2}, {"MV", "p", 2, 3}})),
+            0);
+  // "a small flower being.n sniffed by a cow": "being" read as a noun, but not in "human being"
+  EXPECT_EQ(
+      implausibility({"flower", "being", "sniffed"}, {"n", "n", "v-d"}, links({{"AN", "", 0, 1}, {"S", "s", 1, 2}})),
+      1);
+  EXPECT_EQ(implausibility({"flower", "being", "sniffed"}, {"n", "v", "v-d"}, links({{"P", "v", 1, 2}})), 0);
+  EXPECT_EQ(implausibility({"human", "being", "sits"}, {"n", "n", "v"}, links({{"AN", "", 0, 1}, {"S", "s", 1, 2}})),
             0);
   // "a skateboarding trick", "rock climbing": nothing implausible
   EXPECT_EQ(implausibility({"skateboarding", "trick"}, {"g", "n"}, links({{"AN", "", 0, 1}})), 0);

@@ -405,6 +405,7 @@ struct CaptionParser::Impl {
         if (linkage) {
           project(linkage, offset, tokens, spans, out);
           out.cost = linkage_disjunct_cost(linkage);
+          out.implausibility = worst;
           linkage_delete(linkage);
           ok = true;
         }
@@ -598,18 +599,21 @@ CaptionGraph CaptionParser::parse(const std::string& caption) {
   const int n = static_cast<int>(g.tokens.size());
 
   // A complete linkage of the caption as a sentence, else of the caption as
-  // the object of "I see". A sentence that parses at no extra cost is taken
-  // as it is; otherwise the cheaper of the two readings ("two people riding
-  // bikes" parses as a sentence with "people" as a verb, at a higher cost).
+  // the object of "I see". A sentence that parses at no extra cost and reads
+  // plausibly is taken as it is; otherwise the cheaper of the two readings
+  // ("two people riding bikes" parses as a sentence with "people" as a verb,
+  // at a higher cost), or the more plausible ("a small flower being
+  // sniffed by a cow" parses as a sentence only with "being" as a noun).
   TokenLinkage plain, prefixed;
   const int phrase_offset = static_cast<int>(kFragmentPrefix.size() + opening.size());
   auto complete_reading = [&](const std::string& text,
                               const std::vector<std::pair<int, int>>& spans) -> const TokenLinkage* {
     const bool plain_ok = impl_->parse(opening + text, static_cast<int>(opening.size()), 0, g.tokens, spans, plain);
-    if (plain_ok && plain.finite_clause && plain.cost <= 0) return &plain;
+    if (plain_ok && plain.finite_clause && plain.cost <= 0 && plain.implausibility == 0) return &plain;
     if (impl_->parse(kFragmentPrefix + opening + text, phrase_offset, 0, g.tokens, spans, prefixed)) {
-      const bool fragment_reading =
-          !prefixed.prefix_takes_clause && !prefixed.has_subject && prefixed.cost < plain.cost;
+      const bool fragment_reading = !prefixed.prefix_takes_clause && !prefixed.has_subject &&
+                                    (prefixed.implausibility < plain.implausibility ||
+                                     (prefixed.implausibility == plain.implausibility && prefixed.cost < plain.cost));
       return plain_ok && plain.finite_clause && !fragment_reading ? &plain : &prefixed;
     }
     return plain_ok ? &plain : nullptr;

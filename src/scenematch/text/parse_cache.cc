@@ -26,7 +26,7 @@ namespace {
 
 // Bumped whenever the parser's output or this layout changes, so caches from
 // an older parser are rebuilt rather than trusted.
-constexpr uint32_t kCacheVersion = 8;
+constexpr uint32_t kCacheVersion = 9;
 constexpr char kMagic[8] = {'S', 'M', 'P', 'A', 'R', 'S', 'E', '\n'};
 
 uint64_t captions_hash(const std::vector<std::string>& captions) {

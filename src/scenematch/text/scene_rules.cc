@@ -120,6 +120,12 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     score += is_animate_noun(words[w]) || is_colour_word(words[w]);
     score += w > 0 && is_colour_word(words[w - 1]);
   }
+  // "a small flower being.n sniffed by a cow": "being" read as a noun
+  // compounded into its subject; in captions it is an auxiliary ("human
+  // being" aside; after "be" the next rule counts it)
+  for (size_t w = 0; w < words.size(); ++w)
+    score += words[w] == "being" && !subscripts[w].empty() && subscripts[w][0] == 'n' &&
+             !(w > 0 && (words[w - 1] == "human" || is_be_form(words[w - 1])));
   // "is being held by": "being" after a form of "be" is the passive's
   // auxiliary, never a noun or a subject
   for (size_t w = 1; w < words.size(); ++w) {
@@ -297,8 +303,16 @@ int SceneRules::of_head(int t) const {
   return head;
 }
 
+bool SceneRules::verb_idiom_head(int t) const {
+  if (!particle_word(t) || !phrase_objects(t).empty()) return false;
+  return std::any_of(at_[t].begin(), at_[t].end(), [&](int k) {
+    const Link& l = lk_.links[k];
+    return l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::VERB;
+  });
+}
+
 bool SceneRules::passive(int v) const {
-  if (pos_[v] != Pos::VERB || ends_with(word(v), "ing")) return false;
+  if ((pos_[v] != Pos::VERB && !verb_idiom_head(v)) || ends_with(word(v), "ing")) return false;
   for (int k : at_[v]) {
     const Link& l = lk_.links[k];
     if (l.right != v || l.sub.empty()) continue;
@@ -699,7 +713,7 @@ void SceneRules::relations_from_prepositions() {
     for (int h : preposition_heads(p)) {
       if (noun(h))
         noun_heads.push_back(of_head(read_through(h)));
-      else if (verbal(h))
+      else if (verbal(h) || verb_idiom_head(h))
         verbs.push_back(h);
       // "people are engaged in a game": the participle joins the predicate
       for (int s : participle_adjective_subjects(h)) {

@@ -27,6 +27,7 @@ struct TokenLinkage {
   double cost = 0;                     // Link Grammar's disjunct cost (lower reads better)
   bool has_subject = false;            // a subject-verb link inside the caption
   bool prefix_takes_clause = false;    // "I see [a man is riding]" rather than "I see [a man riding]"
+  int implausibility = 0;              // implausibility() of the linkage
 };
 
 // Word classes the rules rely on.
@@ -48,8 +49,9 @@ int number_value(const std::string& w);  // "two" -> 2, "12" -> 12, else 0
 // sitting.g on", "fire hydrant sitting.g next to"), and "being" after a
 // form of "be" that does not carry a participle (P: "is being.n held"),
 // a person or animal compounded with a plural right before a particle
-// ("young girl reaches.n out"), and an -ed word after "be" that no link
-// touches ("is [crouched] on top of", in a partial linkage).
+// ("young girl reaches.n out"), an -ed word after "be" that no link
+// touches ("is [crouched] on top of", in a partial linkage), and "being" read
+// as a noun ("a small flower being.n sniffed by a cow").
 int implausibility(const std::vector<std::string>& words, const std::vector<std::string>& subscripts,
                    const std::vector<Link>& links);
 
@@ -105,8 +107,12 @@ class SceneRules {
   int semantic_subject(int noun, int verb) const;
   // A conjunction whose members are all people or animals.
   bool animate_coordination(int t) const;
+  // "looked at" in "is looked at by": Link Grammar joins a verb and its
+  // preposition as an idiom whose last word takes the verb's links; whether
+  // t is such a preposition (one without an object of its own).
+  bool verb_idiom_head(int t) const;
   // A passive participle ("chased" in "is chased by", "ridden" in "being
-  // ridden by").
+  // ridden by", "looked at" in "is looked at by": its idiom head).
   bool passive(int v) const;
   // The passive participle on a noun or a form of "be" ("a horse being
   // ridden", "is being held"), else -1.
