@@ -67,11 +67,6 @@ bool is_punct(const std::string& w) {
   return std::none_of(w.begin(), w.end(), [](unsigned char c) { return std::isalnum(c) || c >= 0x80; });
 }
 
-bool ends_with(const std::string& w, const char* suffix) {
-  const size_t n = std::char_traits<char>::length(suffix);
-  return w.size() > n + 1 && w.compare(w.size() - n, n, suffix) == 0;
-}
-
 // Coarse word classes the dictionary offers for a word (for tagging words
 // without a linkage): 'n', 'v', 'a', 'e' (adverb).
 std::set<char> dictionary_classes(Dictionary dict, const std::string& word) {

@@ -7,12 +7,13 @@
 #include <unordered_set>
 
 namespace sm {
-namespace {
 
 bool ends_with(const std::string& w, const char* suffix) {
   const size_t n = std::char_traits<char>::length(suffix);
   return w.size() > n + 1 && w.compare(w.size() - n, n, suffix) == 0;
 }
+
+namespace {
 
 // Nouns that, followed by "of", are part of a spatial preposition
 // ("on top of", "in front of", "on the side of").

@@ -30,6 +30,10 @@ struct TokenLinkage {
   int implausibility = 0;              // implausibility() of the linkage
 };
 
+// Whether w ends with suffix after at least two other letters ("sitting",
+// not "ring").
+bool ends_with(const std::string& w, const char* suffix);
+
 // Word classes the rules rely on.
 bool is_be_form(const std::string& w);
 bool is_animate_noun(const std::string& w);  // people, animals: the doers of actions
