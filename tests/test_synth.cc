@@ -243,6 +243,55 @@ TEST(SynthFeatures, RolesBindToRegionsNotToThePool) {
   EXPECT_LT(pooled, 0.1 * region);  // the pool hardly changes
 }
 
+// A relation reported untraced leaves its regions exactly as with no role
+// prototype at all; a traced one does not.
+TEST(SynthFeatures, UntracedRelationsLeaveNoRoleInTheirRegions) {
+  const SynthOptions o = preset_options("tiny");
+  const Scene scene = generated_scene(o, "train", 3);
+  const int F = 64;
+  const size_t n = scene.regions.size() * F;
+  std::vector<float> dropped(n), roleless(n), traced(n);
+  FeatureWeights all_dropped, no_role, kept;
+  all_dropped.trace_dropout = 1.0f;
+  no_role.role = 0.0f;
+  no_role.trace_dropout = 1.0f;  // the same random draws as all_dropped
+  kept.trace_dropout = 1e-9f;    // drawn, but never dropped
+  Rng r1(9), r2(9), r3(9);
+  const std::vector<char> silent = FeatureModel(3, F, all_dropped).regions(scene, r1, dropped.data());
+  FeatureModel(3, F, no_role).regions(scene, r2, roleless.data());
+  const std::vector<char> none = FeatureModel(3, F, kept).regions(scene, r3, traced.data());
+  ASSERT_EQ(silent.size(), scene.relations.size());
+  for (char s : silent) EXPECT_TRUE(s);
+  for (char s : none) EXPECT_FALSE(s);
+  EXPECT_EQ(dropped, roleless);
+  EXPECT_NE(dropped, traced);
+}
+
+// With trace dropout, each relation swap whose relation left no trace is
+// written again under relation-swap-untraced, same image, texts and subset.
+TEST(SynthProbes, UntracedRelationSwapsAreRepeatedUnderTheirOwnKind) {
+  const sm::testing::TempDir temp("sm_synth_untraced");
+  SynthOptions o = preset_options("tiny");
+  o.trace_dropout = 0.5;
+  generate_dataset(temp.file("world"), o);
+  std::map<std::string, json> swaps;  // by image
+  int untraced = 0;
+  for (const std::string& line : lines_of(temp.file("world/test_probes.jsonl"))) {
+    json p = json::parse(line);
+    const std::string image = std::to_string(p.at("image").get<int>());
+    if (p.at("kind") == "relation-swap") swaps[image] = p;
+    if (p.at("kind") != "relation-swap-untraced") continue;
+    ++untraced;
+    ASSERT_TRUE(swaps.count(image)) << line;  // written right after its swap
+    json same = swaps[image];
+    same["kind"] = "relation-swap-untraced";
+    EXPECT_EQ(p, same);
+  }
+  // About half of the swapped relations lost their trace.
+  EXPECT_GT(untraced, static_cast<int>(swaps.size()) / 4);
+  EXPECT_LT(untraced, 3 * static_cast<int>(swaps.size()) / 4);
+}
+
 TEST_F(SynthWorld, CliSetsTheSplitSizes) {
   std::string cmd = cat(SCENEMATCH_CLI, " synth --out '", dir("sized"), "' --preset tiny --images 4,2,3 --quiet > '",
                         dir("sized.out"), "' 2>&1");

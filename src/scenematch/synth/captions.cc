@@ -318,7 +318,7 @@ std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng, bool reversed_p
       }
     const Relation& r = scene.relations[chosen];
     NounPhrase s = full_phrase(scene, r.subject), o = full_phrase(scene, r.object);
-    probes.push_back({"relation-swap", probe_text(s, r, o), probe_text(o, r, s), swap_is_plausible(r, scene)});
+    probes.push_back({"relation-swap", probe_text(s, r, o), probe_text(o, r, s), swap_is_plausible(r, scene), chosen});
     // The same swap said the other way round ("a man being chased by a dog" /
     // "a dog being chased by a man"): whether a model's roles survive the
     // passive and converse forms its training captions use.
@@ -329,7 +329,7 @@ std::vector<ProbeText> make_probes(const Scene& scene, Rng& rng, bool reversed_p
       if (auto c = converses().find(name); c != converses().end()) words = c->second;
       if (!words.empty())
         probes.push_back({"relation-swap-reversed", render(o) + " " + words + " " + render(s),
-                          render(s) + " " + words + " " + render(o), swap_is_plausible(r, scene)});
+                          render(s) + " " + words + " " + render(o), swap_is_plausible(r, scene), chosen});
     }
   }
 

@@ -37,6 +37,7 @@ struct ProbeText {
   std::string kind;  // relation-swap, attribute-swap, object-swap, count, relation-swap-reversed
   std::string positive, negative;
   bool plausible_swap = false;  // relation-swap: the swapped triple is type-valid too
+  int relation = -1;            // relation-swap kinds: the index of the scene relation swapped
 };
 
 // At most one probe of each kind (a kind is left out when the scene cannot

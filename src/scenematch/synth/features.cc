@@ -39,7 +39,7 @@ FeatureModel::FeatureModel(uint64_t seed, int dim, FeatureWeights weights) : dim
   backgrounds_ = make_table(rng, static_cast<int>(w.background_names.size()));
 }
 
-void FeatureModel::regions(const Scene& scene, Rng& rng, float* out) const {
+std::vector<char> FeatureModel::regions(const Scene& scene, Rng& rng, float* out) const {
   const int n = static_cast<int>(scene.regions.size());
   std::fill(out, out + static_cast<size_t>(n) * dim_, 0.f);
   // Drawn only when asked for, so the other presets' features stay as they were.
@@ -71,6 +71,7 @@ void FeatureModel::regions(const Scene& scene, Rng& rng, float* out) const {
     }
     finish(x, rng, noise, weights_.threshold, dim_);
   }
+  return silent;
 }
 
 void FeatureModel::relation(const Scene& scene, const Relation& r, Rng& rng, float* out) const {

@@ -23,8 +23,9 @@ class FeatureModel {
  public:
   FeatureModel(uint64_t seed, int dim, FeatureWeights weights = {});
   int dim() const { return dim_; }
-  // scene.regions.size() rows of dim() floats.
-  void regions(const Scene& scene, Rng& rng, float* out) const;
+  // scene.regions.size() rows of dim() floats. Returns, per relation of the
+  // scene, whether it left no role trace (trace_dropout).
+  std::vector<char> regions(const Scene& scene, Rng& rng, float* out) const;
   // The union-box feature of one relation (dim() floats).
   void relation(const Scene& scene, const Relation& r, Rng& rng, float* out) const;
 

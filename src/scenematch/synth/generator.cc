@@ -88,7 +88,7 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
     summary.relations += static_cast<int64_t>(scene.relations.size());
 
     Rng feature_rng(mix_seed(seed, kFeatures));
-    features.regions(scene, feature_rng, region_buf.data());
+    const std::vector<char> untraced = features.regions(scene, feature_rng, region_buf.data());
     ims.append(region_buf.data(), region_buf.size());
     for (int64_t r = 0; r < R; ++r) {
       const Box& b = scene.regions[r].box;
@@ -125,6 +125,13 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
         if (p.kind.rfind("relation-swap", 0) == 0) j["subset"] = p.plausible_swap ? "type-valid" : "text-implausible";
         probes << j.dump() << '\n';
         ++summary.probes[p.kind];
+        // The swaps whose relation left no role trace, again under their own
+        // kind: how much a model leans on the trace rather than the layout.
+        if (p.kind == "relation-swap" && untraced[p.relation]) {
+          j["kind"] = "relation-swap-untraced";
+          probes << j.dump() << '\n';
+          ++summary.probes["relation-swap-untraced"];
+        }
         summary.plausible_swaps += p.kind == "relation-swap" && p.plausible_swap ? 1 : 0;
       }
     }
