@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "scenematch/core/error.h"
 #include "scenematch/core/progress.h"
 #include "scenematch/core/runtime.h"
 #include "scenematch/eval/metrics.h"
@@ -154,6 +155,22 @@ TEST_F(TrainTest, EveryLossTermOfTheModelIsLoggedPerEpoch) {
     EXPECT_NE(format_terms(log[1]).find(cat(term, " ")), std::string::npos) << term;
   }
   EXPECT_EQ(format_terms(Json::object()), "");
+}
+
+// hard_negative_from_epoch=2: the first epoch trains without the term, the
+// second with it.
+TEST_F(TrainTest, HardNegativesJoinAtTheirEpoch) {
+  TrainRequest r = request("hardneg-from-2", {"epochs=2", "embed_size=32", "word_dim=16", "batch_size=64",
+                                              "hard_negatives=true", "hard_negative_from_epoch=2"});
+  run_training(r);
+  auto log = read_log_jsonl(r.out_dir + "/log.jsonl");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_FALSE(log[0]["terms"].contains("hard_negatives"));
+  ASSERT_TRUE(log[1]["terms"].contains("hard_negatives"));
+  EXPECT_GT(log[1]["terms"]["hard_negatives"].get<double>(), 0.0);
+  r.out_dir += "-bad";
+  r.overrides.back() = "hard_negative_from_epoch=0";
+  EXPECT_THROW(run_training(r), Error);
 }
 
 TEST_F(TrainTest, ResumeContinuesWithIdenticalLosses) {

@@ -111,6 +111,9 @@ Config base_preset(const std::string& preset) {
   cfg["captions_per_image"] = 1;
   for (const char* kind : {"relation_swap", "attribute_swap", "absent_object"})
     cfg[std::string("hard_negative_") + kind] = 1.0;
+  // The first epoch (1-based) that adds them; a later one first learns retrieval and then
+  // fine-tunes with them, as NegCLIP fine-tunes a trained CLIP.
+  cfg["hard_negative_from_epoch"] = 1;
   return cfg;
 }
 

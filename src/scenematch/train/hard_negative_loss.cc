@@ -33,7 +33,11 @@ std::unique_ptr<HardNegativeTerm> HardNegativeTerm::from_config(const Config& co
 }
 
 HardNegativeTerm::HardNegativeTerm(const Config& config, const Batcher& train, std::vector<CaptionGraph> parsed)
-    : train_(train), parsed_(std::move(parsed)), margin_(cfg_get<double>(config, "margin", 0.2)) {
+    : train_(train),
+      parsed_(std::move(parsed)),
+      margin_(cfg_get<double>(config, "margin", 0.2)),
+      from_epoch_(cfg_get<int>(config, "hard_negative_from_epoch", 1)) {
+  if (from_epoch_ < 1) fail("hard_negative_from_epoch must be 1 or more (got ", from_epoch_, ")");
   const Split& split = train.split();
   if (static_cast<int64_t>(parsed_.size()) != split.num_captions())
     fail("hard negatives: ", parsed_.size(), " parses for the ", split.num_captions(), " captions of ",

@@ -4,7 +4,8 @@
 // caption's own score joins the model's loss. Each image meets only its own
 // negatives, so a cross-attention model pays for B * (1 + k) pairs, not for
 // B x B * k. Config keys: hard_negatives (bool) and hard_negative_<kind> (the
-// weight of each kind, 0 = off); the margin is the model's "margin".
+// weight of each kind, 0 = off) and hard_negative_from_epoch; the margin is
+// the model's "margin".
 #pragma once
 #include <array>
 #include <cstdint>
@@ -33,6 +34,10 @@ class HardNegativeTerm {
   // `parsed`: one parse per caption of train's split.
   HardNegativeTerm(const Config& config, const Batcher& train, std::vector<CaptionGraph> parsed);
 
+  // Whether epoch (0-based) adds the term: config hard_negative_from_epoch
+  // (1-based, absent = 1) and later.
+  bool active(int epoch) const { return epoch + 1 >= from_epoch_; }
+
   // The negatives of one caption of the split, drawn from rng.
   std::vector<HardNegative> negatives(int64_t caption, std::mt19937_64& rng) const;
 
@@ -50,6 +55,7 @@ class HardNegativeTerm {
   std::vector<std::set<std::string>> present_;  // per image: categories it holds
   CategoryPool pool_;
   double margin_;
+  int from_epoch_;
   std::array<double, kNegativeKinds> weight_;
 };
 

@@ -193,7 +193,7 @@ Json Trainer::train_epoch(int epoch) {
     for (int64_t c : caption_ids) image_ids.push_back(train_.split().image_of_caption(c));
 
     model.begin_step(global_step_, epoch);
-    LossOutput out = step_loss(image_ids, caption_ids);
+    LossOutput out = step_loss(image_ids, caption_ids, epoch);
     optimizer_->zero_grad();
     out.total.backward();  // with a group, the gradient all-reduces start during it
     reduce_gradients();
@@ -226,11 +226,12 @@ Json Trainer::train_epoch(int epoch) {
   return record;
 }
 
-LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids) {
+LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids,
+                              int epoch) {
   if (!options_.group) {
     const ImageBatch images = train_.images(image_ids);
     LossOutput out = bundle_.model->loss(images, train_.captions(caption_ids));
-    if (hard_negatives_)
+    if (hard_negatives_ && hard_negatives_->active(epoch))
       hard_negatives_->add(*bundle_.model, images, caption_ids,
                            epoch_seed(cfg_get<uint64_t>(bundle_.config, "seed", 0) + 1, static_cast<int>(global_step_)),
                            out);

@@ -67,7 +67,7 @@ class Trainer {
   std::string optimizer_bytes() const;
   std::string path(const char* file) const { return options_.out_dir + "/" + file; }
   // Distributed hooks; each is the one-process behaviour without a group.
-  LossOutput step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids);
+  LossOutput step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids, int epoch);
   void reduce_gradients();  // waits for the all-reduces backward started
   bool writes_files() const;
 
