@@ -121,19 +121,18 @@ int implausibility(const std::vector<std::string>& words, const std::vector<std:
     score += is_animate_noun(words[w]) || is_colour_word(words[w]);
     score += w > 0 && is_colour_word(words[w - 1]);
   }
-  // "a small flower being.n sniffed by a cow": "being" read as a noun
-  // compounded into its subject; in captions it is an auxiliary ("human
-  // being" aside; after "be" the next rule counts it)
-  for (size_t w = 0; w < words.size(); ++w)
-    score += words[w] == "being" && !subscripts[w].empty() && subscripts[w][0] == 'n' &&
-             !(w > 0 && (words[w - 1] == "human" || is_be_form(words[w - 1])));
-  // "is being held by": "being" after a form of "be" is the passive's
-  // auxiliary, never a noun or a subject
-  for (size_t w = 1; w < words.size(); ++w) {
-    if (words[w] != "being" || !is_be_form(words[w - 1])) continue;
-    score += std::none_of(links.begin(), links.end(), [&](const Link& l) {
-      return l.left == static_cast<int>(w) && l.base == "P" && l.right > l.left;
-    });
+  // In captions "being" is an auxiliary ("human being" aside). After a form
+  // of "be" ("is being held by") it must carry a participle (P), never be a
+  // noun or a subject; elsewhere it must not be read as a noun compounded
+  // into its subject ("a small flower being.n sniffed by a cow").
+  for (size_t w = 0; w < words.size(); ++w) {
+    if (words[w] != "being") continue;
+    if (w > 0 && is_be_form(words[w - 1]))
+      score += std::none_of(links.begin(), links.end(), [&](const Link& l) {
+        return l.left == static_cast<int>(w) && l.base == "P" && l.right > l.left;
+      });
+    else
+      score += !subscripts[w].empty() && subscripts[w][0] == 'n' && !(w > 0 && words[w - 1] == "human");
   }
   for (const Link& l : links) {
     if (l.base != "AN" || !ends_with(words[l.right], "ing")) continue;
@@ -304,12 +303,16 @@ int SceneRules::of_head(int t) const {
   return head;
 }
 
-bool SceneRules::verb_idiom_head(int t) const {
-  if (!particle_word(t) || !phrase_objects(t).empty()) return false;
-  return std::any_of(at_[t].begin(), at_[t].end(), [&](int k) {
+int SceneRules::idiom_start(int t, Pos pos) const {
+  for (int k : at_[t]) {
     const Link& l = lk_.links[k];
-    return l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::VERB;
-  });
+    if (l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == pos) return l.left;
+  }
+  return -1;
+}
+
+bool SceneRules::verb_idiom_head(int t) const {
+  return particle_word(t) && idiom_start(t, Pos::VERB) >= 0 && phrase_objects(t).empty();
 }
 
 bool SceneRules::passive(int v) const {
@@ -531,13 +534,9 @@ int SceneRules::passive_over(int h, const std::vector<int>& agents) const {
 
 int SceneRules::idiom_preposition(int t) const {
   if (!noun(t) || relational_noun(word(t))) return -1;
-  for (int k : at_[t]) {
-    const Link& l = lk_.links[k];
-    // the idiom link first: preposition_heads() is the costlier test
-    if (l.right == t && !l.base.empty() && l.base[0] == '_' && pos_[l.left] == Pos::ADP)
-      return preposition_heads(t).empty() ? -1 : l.left;
-  }
-  return -1;
+  // the idiom link first: preposition_heads() is the costlier test
+  const int preposition = idiom_start(t, Pos::ADP);
+  return preposition < 0 || preposition_heads(t).empty() ? -1 : preposition;
 }
 
 int SceneRules::looking_verb_for(int at) const {

@@ -184,6 +184,9 @@ class SceneRules {
   bool verbal(int t) const { return pos_[t] == Pos::VERB || pos_[t] == Pos::AUX; }
   bool be(int t) const { return is_be_form(word(t)); }
   bool has_object(int v) const;  // an O link to a noun (not a complement)
+  // The first word of an idiom (a '_' link) that ends at t and starts at a
+  // word tagged pos, else -1.
+  int idiom_start(int t, Pos pos) const;
   bool particle_word(int t) const;
   bool plural(int t) const;
   template <class F>
