@@ -416,3 +416,15 @@ TEST(Hrem, ShortTrainingLowersTheLoss) {
     EXPECT_LT(last, 0.5 * first) << interaction << ": first " << first << " last " << last;
   }
 }
+
+// HREM's fragment-level self-attention and max pooling are not linear in the
+// regions, so exchanging two roles moves the image embedding: unlike VSE++'s mean
+// (VsePP.ImageEmbeddingCannotTell...), relation swaps are within its reach.
+TEST(Hrem, ImageEmbeddingTellsWhichRegionHoldsWhichRole) {
+  torch::manual_seed(3);
+  MatcherPtr m = make_matcher("hrem", small_config(), small_vocab());
+  m->eval();
+  const auto [image, swapped] = sm::testing::role_swapped_images(kRegions, kFeatures, 4);
+  const torch::Tensor moved = m->encode_images(image).at("emb") - m->encode_images(swapped).at("emb");
+  EXPECT_GT(moved.norm().item<double>(), 1e-3);
+}

@@ -101,3 +101,15 @@ TEST(VseInfty, SumsOverNegativesDuringTheWarmUpEpoch) {
   m->begin_step(100, 1);
   EXPECT_NEAR(m->loss(imgs, caps).total.item<double>(), hardest, 1e-5);
 }
+
+// Unlike VSE++'s mean of linear projections, the per-region MLP and GPO's
+// sorted pooling bind a role to the region that holds it, so exchanging two
+// roles moves the image embedding (VsePP.ImageEmbeddingCannotTell...).
+TEST(VseInfty, ImageEmbeddingTellsWhichRegionHoldsWhichRole) {
+  torch::manual_seed(3);
+  MatcherPtr m = make_matcher("vse_infty", small_config(), small_vocab());
+  m->eval();
+  const auto [image, swapped] = sm::testing::role_swapped_images(kRegions, kFeatures, 4);
+  const torch::Tensor moved = m->encode_images(image).at("emb") - m->encode_images(swapped).at("emb");
+  EXPECT_GT(moved.norm().item<double>(), 1e-3);
+}

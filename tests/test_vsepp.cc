@@ -159,3 +159,15 @@ TEST(VsePP, ShortTrainingLowersTheLoss) {
   const auto [first, last] = sm::testing::adam_steps(*m, imgs, caps, 5e-3, 60);
   EXPECT_LT(last, 0.25 * first) << "first " << first << " last " << last;
 }
+
+// Why VSE++ cannot learn relation swaps however it is trained (docs/models.md):
+// a linear projection of every region followed by their mean sees only the
+// multiset of prototypes, which exchanging two roles keeps.
+TEST(VsePP, ImageEmbeddingCannotTellWhichRegionHoldsWhichRole) {
+  torch::manual_seed(3);
+  MatcherPtr m = make_matcher("vsepp", small_config(), small_vocab());
+  m->eval();
+  const auto [image, swapped] = sm::testing::role_swapped_images(kRegions, kFeatures, 4);
+  ASSERT_FALSE(torch::allclose(image.features, swapped.features));
+  EXPECT_TRUE(torch::allclose(m->encode_images(image).at("emb"), m->encode_images(swapped).at("emb"), 1e-6, 1e-6));
+}

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <optional>
+#include <utility>
 
 #include "scenematch/data/batch.h"
 #include "scenematch/data/caption_graph.h"
@@ -125,6 +126,28 @@ inline CaptionBatch full_captions(int64_t n, int64_t words, int64_t vocab) {
   s.words = words;
   s.vocab = vocab;
   return random_captions(n, s);
+}
+
+// Two images of `regions` regions built as the synthetic world builds them,
+// before its ReLU: a category prototype per region plus, on regions 0 and 1,
+// the prototype of the role each plays ("subject of" / "object of" one
+// relation). In the second image the two roles are exchanged ("a man chasing
+// a dog" against "a dog chasing a man"); the multiset of prototypes is the same.
+inline std::pair<ImageBatch, ImageBatch> role_swapped_images(int64_t regions, int64_t features, uint64_t seed) {
+  torch::manual_seed(seed);
+  const torch::Tensor category = torch::randn({regions, features}), subject = torch::randn({features}),
+                      object = torch::randn({features});
+  auto image = [&](const torch::Tensor& role0, const torch::Tensor& role1) {
+    ImageBatch b;
+    b.ids = {0};
+    b.features = category.clone();
+    b.features[0] += role0;
+    b.features[1] += role1;
+    b.features = b.features.unsqueeze(0);
+    b.region_mask = torch::ones({1, regions}, torch::kBool);
+    return b;
+  };
+  return {image(subject, object), image(object, subject)};
 }
 
 }  // namespace sm::testing
