@@ -604,7 +604,7 @@ TEST(SynthCaptions, ParaphraseSaysRelationsTheOtherWayRound) {
   for (int64_t i = 0; i < 40; ++i) {
     const Scene scene = generated_scene(o, "train", i);
     Rng rng(static_cast<uint64_t>(i) + 1);
-    for (const Caption& c : make_captions(scene, rng, 5, 1.0)) {
+    for (const Caption& c : make_captions(scene, rng, 5, CaptionStyle{1.0})) {
       const std::vector<std::string> tokens = tokenize(c.text);
       const auto by = std::find(tokens.begin(), tokens.end(), "by");
       if (by != tokens.end() && c.relations.size() == 1) {
@@ -674,3 +674,86 @@ TEST(SynthProbes, ReversedRelationSwapsSayTheSwapTheOtherWayRound) {
 }
 
 }  // namespace
+
+// With --two-sentences every two-relation caption is two sentences, one
+// relation each, and the second names again what the first named ("the dog");
+// with --count-phrases every group is first named by a count phrase that
+// carries its number. Both off: no caption has either form.
+TEST(SynthCaptions, TwoSentencesAndCountPhrases) {
+  const SynthOptions o = preset_options("tiny");
+  const char* numbers[] = {"zero", "one", "two", "three", "four"};
+  auto contains = [](const std::vector<std::string>& t, size_t from, size_t to, const std::string& w) {
+    return std::find(t.begin() + from, t.begin() + to, w) != t.begin() + to;
+  };
+  int two_sentences = 0, definite_again = 0, groups = 0;
+  for (int64_t i = 0; i < 60; ++i) {
+    const Scene scene = generated_scene(o, "train", i);
+    Rng plain_rng(static_cast<uint64_t>(i) + 1), styled_rng(static_cast<uint64_t>(i) + 1);
+    for (const Caption& c : make_captions(scene, plain_rng, 5)) {
+      EXPECT_EQ(c.text.find(" . "), std::string::npos) << c.text;
+      EXPECT_EQ(c.text.find("a group of "), std::string::npos) << c.text;
+      EXPECT_EQ(c.text.find("a pair of "), std::string::npos) << c.text;
+    }
+    for (const Caption& c : make_captions(scene, styled_rng, 5, CaptionStyle{0, 1.0, 1.0})) {
+      SCOPED_TRACE(c.text);
+      const std::vector<std::string> t = tokenize(c.text);
+      const size_t stop = std::find(t.begin(), t.end(), ".") - t.begin();
+      ASSERT_EQ(stop < t.size(), c.relations.size() == 2);
+      if (stop < t.size()) {
+        ++two_sentences;
+        const GtRelation &first = c.relations[0], &second = c.relations[1];
+        EXPECT_TRUE(contains(t, 0, stop, first.subject) && contains(t, 0, stop, first.object));
+        EXPECT_TRUE(contains(t, stop + 1, t.size(), second.subject) && contains(t, stop + 1, t.size(), second.object));
+        EXPECT_EQ(std::count(t.begin(), t.end(), "."), 1);
+        for (const std::string& w : {second.subject, second.object})
+          if (contains(t, 0, stop, w)) {
+            ++definite_again;
+            const auto at = std::find(t.begin() + stop + 1, t.end(), w);
+            EXPECT_EQ(*(at - 1), "the");
+          }
+      }
+      for (const GtObject& g : c.objects)
+        if (g.count > 1) {
+          ++groups;
+          const bool phrase = c.text.find(std::string("a group of ") + numbers[g.count] + " ") != std::string::npos ||
+                              (g.count == 2 && c.text.find("a pair of ") != std::string::npos);
+          EXPECT_TRUE(phrase) << g.word;
+        }
+    }
+  }
+  EXPECT_GT(two_sentences, 20);
+  EXPECT_GT(definite_again, 5);
+  EXPECT_GT(groups, 20);
+}
+
+// The parser reads the two new caption forms as the generator records them:
+// each sentence's triplet, and a count phrase's number.
+TEST(SynthCaptions, ParserReadsTwoSentencesAndCountPhrases) {
+  const SynthOptions o = preset_options("tiny");
+  CaptionParser parser;
+  int triplets = 0, recovered = 0, groups = 0, counted = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    const Scene scene = generated_scene(o, "dev", i);
+    Rng rng(static_cast<uint64_t>(i) + 7);
+    for (const Caption& c : make_captions(scene, rng, 5, CaptionStyle{0, 1.0, 1.0})) {
+      const CaptionGraph g = parser.parse(c.text);
+      for (const GtRelation& r : c.relations) {
+        ++triplets;
+        recovered += std::any_of(g.relations.begin(), g.relations.end(), [&](const SceneRelation& p) {
+          return p.subject == r.subject && p.predicate == r.predicate && p.object == r.object;
+        });
+      }
+      for (const GtObject& want : c.objects)
+        if (want.count > 1) {
+          ++groups;
+          counted += std::any_of(g.objects.begin(), g.objects.end(),
+                                 [&](const SceneObject& p) { return p.word == want.word && p.count == want.count; });
+        }
+    }
+  }
+  std::printf("triplets recovered %d/%d, group counts read %d/%d\n", recovered, triplets, counted, groups);
+  ASSERT_GT(triplets, 100);
+  ASSERT_GT(groups, 20);
+  EXPECT_GE(recovered, 0.95 * triplets);
+  EXPECT_GE(counted, 0.95 * groups);
+}

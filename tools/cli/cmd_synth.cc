@@ -16,7 +16,8 @@ struct SynthFlags {
   int feat_dim = 0;
   std::vector<int64_t> images;  // train, dev, test; empty: the preset's
   // Negative: the preset's value.
-  double noise = -1, role_weight = -1, trace_dropout = -1, feature_noise = -1, paraphrase = -1, distractors = -1;
+  double noise = -1, role_weight = -1, trace_dropout = -1, feature_noise = -1, paraphrase = -1, distractors = -1,
+         two_sentences = -1, count_phrases = -1;
   CommonOptions common;
 };
 
@@ -40,7 +41,9 @@ void run(const SynthFlags& flags) {
                                                                    {flags.trace_dropout, &options.trace_dropout},
                                                                    {flags.feature_noise, &options.feature_noise},
                                                                    {flags.paraphrase, &options.paraphrase},
-                                                                   {flags.distractors, &options.distractors}};
+                                                                   {flags.distractors, &options.distractors},
+                                                                   {flags.two_sentences, &options.two_sentences},
+                                                                   {flags.count_phrases, &options.count_phrases}};
   for (const auto& [flag, field] : knobs)
     if (flag >= 0) *field = flag;
   if (flags.feat_dim != 0) options.feat_dim = flags.feat_dim;
@@ -62,6 +65,8 @@ void run(const SynthFlags& flags) {
                      {"feature_noise", options.feature_noise},
                      {"paraphrase", options.paraphrase},
                      {"distractors", options.distractors},
+                     {"two_sentences", options.two_sentences},
+                     {"count_phrases", options.count_phrases},
                      {"bytes", summary.bytes},
                      {"seconds", summary.seconds},
                      {"splits", nlohmann::json::object()}};
@@ -131,6 +136,14 @@ CommandRegistrar registrar("synth", [](CLI::App& app) {
   cmd->add_option("--distractors", flags->distractors,
                   "chance a scene also holds an unrelated twin of a related object: same category, contrasting "
                   "attributes (default 0; hard 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--two-sentences", flags->two_sentences,
+                  "chance a two-relation caption is written as two sentences, \"a man is holding a dog . the dog is "
+                  "chasing a cat\" (default 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--count-phrases", flags->count_phrases,
+                  "chance a group is first named by a count phrase, \"a pair of dogs\", \"a group of three dogs\" "
+                  "(default 0)")
       ->check(CLI::Range(0.0, 1.0));
   add_common_options(cmd, flags->common);
   cmd->callback([flags] { run(*flags); });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace sm::synth {
 namespace {
@@ -44,14 +45,22 @@ std::vector<std::string> attribute_words(const NounPhrase& np) {
   return words;
 }
 
-std::string render(const NounPhrase& np) {
+const char* number_word(int count) {
   static const char* numbers[] = {"zero", "one", "two", "three", "four"};
-  std::string rest;
-  for (const std::string& a : attribute_words(np)) rest += a + " ";
-  rest += head_noun(np);
+  return numbers[count];
+}
+
+std::string noun_words(const NounPhrase& np) {  // "small red box"
+  std::string words;
+  for (const std::string& a : attribute_words(np)) words += a + " ";
+  return words + head_noun(np);
+}
+
+std::string render(const NounPhrase& np) {
+  const std::string rest = noun_words(np);
   std::string det;
   if (np.count > 1)
-    det = numbers[np.count];
+    det = number_word(np.count);
   else if (np.definite)
     det = "the";
   else
@@ -69,14 +78,19 @@ bool with_fits(const Scene& scene, const Relation& r) {
 // Builds one caption, recording what it says as it goes.
 class CaptionWriter {
  public:
-  CaptionWriter(const Scene& scene, Rng& rng) : scene_(scene), rng_(rng) {}
+  CaptionWriter(const Scene& scene, Rng& rng, double count_phrases = 0)
+      : scene_(scene), rng_(rng), count_phrases_(count_phrases) {}
 
   // A mention of an entity: the first one may carry attributes and a
-  // synonym; later ones say "the <noun>" as first written.
+  // synonym, and a group's may be a count phrase; later ones say
+  // "the <noun>" as first written.
   std::string mention(int entity) {
     auto it = words_.find(entity);
     const Entity& e = scene_.entities[entity];
-    if (it != words_.end()) return "the " + it->second;
+    if (it != words_.end()) {
+      collective_.erase(entity);
+      return "the " + it->second;
+    }
     NounPhrase np;
     np.category = e.category;
     np.count = e.count;
@@ -87,6 +101,12 @@ class CaptionWriter {
     np.definite = e.count == 1 && rng_.chance(0.15);
     words_[entity] = head_noun(np);
     caption_.objects.push_back({head_noun(np), attribute_words(np), np.count});
+    // Drawn only when asked for, so the other presets' captions stay as they were.
+    if (np.count > 1 && count_phrases_ > 0 && rng_.chance(count_phrases_)) {
+      collective_.insert(entity);
+      if (np.count == 2 && rng_.chance(0.5)) return "a pair of " + noun_words(np);
+      return std::string("a group of ") + number_word(np.count) + " " + noun_words(np);
+    }
     return render(np);
   }
   std::string predicate(const Relation& r) {
@@ -105,7 +125,10 @@ class CaptionWriter {
     pending_.push_back({r.subject, "with", r.object});
     return "with";
   }
-  std::string be(int entity) const { return scene_.entities[entity].count > 1 ? "are" : "is"; }
+  // "a group of three dogs is", "the dogs are".
+  std::string be(int entity) const {
+    return scene_.entities[entity].count > 1 && !collective_.count(entity) ? "are" : "is";
+  }
   Caption finish(const std::string& text) {
     for (const auto& p : pending_)
       caption_.relations.push_back({words_.at(p.subject), p.predicate, words_.at(p.object)});
@@ -121,8 +144,10 @@ class CaptionWriter {
   };
   const Scene& scene_;
   Rng& rng_;
+  double count_phrases_;  // chance a group's first mention is "a pair of" / "a group of N"
   Caption caption_;
   std::map<int, std::string> words_;
+  std::set<int> collective_;  // entities last mentioned by a count phrase
   std::vector<Pending> pending_;
 };
 
@@ -146,9 +171,9 @@ const std::map<std::string, std::string>& converses() {
 // The relation the other way round, or false when its predicate has no
 // passive or converse. Passives are recorded as the parser reads them (agent,
 // participle, patient: docs/parsing.md); converses as written.
-bool reversed_relation(const Scene& scene, const Relation& r, Rng& rng, Caption& out) {
+bool reversed_relation(const Scene& scene, const Relation& r, Rng& rng, Caption& out, double count_phrases) {
   const std::string& name = world().predicates[r.predicate].name;
-  CaptionWriter w(scene, rng);
+  CaptionWriter w(scene, rng, count_phrases);
   if (auto p = passives().find(name); p != passives().end()) {
     std::string patient = w.mention(r.object);
     const std::string pp = w.said(r.subject, p->second, r.object);
@@ -179,13 +204,13 @@ bool reversed_relation(const Scene& scene, const Relation& r, Rng& rng, Caption&
   return false;
 }
 
-Caption one_relation(const Scene& scene, const Relation& r, Rng& rng, double paraphrase) {
+Caption one_relation(const Scene& scene, const Relation& r, Rng& rng, const CaptionStyle& style) {
   // Drawn only when asked for, so the other presets' captions stay as they were.
-  if (paraphrase > 0 && rng.chance(paraphrase)) {
+  if (style.paraphrase > 0 && rng.chance(style.paraphrase)) {
     Caption reversed;
-    if (reversed_relation(scene, r, rng, reversed)) return reversed;
+    if (reversed_relation(scene, r, rng, reversed, style.count_phrases)) return reversed;
   }
-  CaptionWriter w(scene, rng);
+  CaptionWriter w(scene, rng, style.count_phrases);
   int form = rng.below(with_fits(scene, r) ? 5 : 3);
   std::string s = w.mention(r.subject);
   switch (form) {
@@ -212,8 +237,23 @@ Caption one_relation(const Scene& scene, const Relation& r, Rng& rng, double par
   }
 }
 
-Caption two_relations(const Scene& scene, Relation a, Relation b, Rng& rng) {
-  CaptionWriter w(scene, rng);
+// "a dog is chasing a cat": subject, verb "be", predicate, object.
+std::string clause(CaptionWriter& w, const Relation& r) {
+  std::string s = w.mention(r.subject);
+  std::string p = w.predicate(r);
+  std::string o = w.mention(r.object);
+  return s + " " + w.be(r.subject) + " " + p + " " + o;
+}
+
+Caption two_relations(const Scene& scene, Relation a, Relation b, Rng& rng, const CaptionStyle& style) {
+  CaptionWriter w(scene, rng, style.count_phrases);
+  // Two sentences, tokenised as the field's caption files are: "a man is
+  // holding a dog . the dog is chasing a cat" (what the first names, the
+  // second names again as "the dog"). Drawn only when asked for.
+  if (style.two_sentences > 0 && rng.chance(style.two_sentences)) {
+    std::string first = clause(w, a);
+    return w.finish(first + " . " + clause(w, b));
+  }
   if (a.subject == b.subject) {
     if (with_fits(scene, b) && !with_fits(scene, a)) std::swap(a, b);
     std::string s = w.mention(a.subject);
@@ -242,14 +282,8 @@ Caption two_relations(const Scene& scene, Relation a, Relation b, Rng& rng) {
     return w.finish(s + " " + pa + " " + oa + " " + pb + " " + ob);  // "a dog chasing a ball near a tree"
   }
   // Two clauses: "a man is riding a horse and a dog is chasing a cat".
-  std::string sa = w.mention(a.subject);
-  std::string pa = w.predicate(a);
-  std::string oa = w.mention(a.object);
-  std::string sb = w.mention(b.subject);
-  std::string pb = w.predicate(b);
-  std::string ob = w.mention(b.object);
-  return w.finish(sa + " " + w.be(a.subject) + " " + pa + " " + oa + " and " + sb + " " + w.be(b.subject) + " " + pb +
-                  " " + ob);
+  std::string first = clause(w, a);
+  return w.finish(first + " and " + clause(w, b));
 }
 
 NounPhrase full_phrase(const Scene& scene, int entity) {
@@ -281,7 +315,7 @@ std::string Caption::gt_json() const {
   return j.dump();
 }
 
-std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count, double paraphrase) {
+std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count, const CaptionStyle& style) {
   std::vector<Caption> captions;
   const int relations = static_cast<int>(scene.relations.size());
   for (int tries = 0; static_cast<int>(captions.size()) < count && tries < 50 * count; ++tries) {
@@ -290,9 +324,9 @@ std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count, doub
     if (relations > 1 && rng.chance(0.45)) {
       int b = rng.below(relations - 1);
       if (b >= a) ++b;
-      c = two_relations(scene, scene.relations[a], scene.relations[b], rng);
+      c = two_relations(scene, scene.relations[a], scene.relations[b], rng, style);
     } else {
-      c = one_relation(scene, scene.relations[a], rng, paraphrase);
+      c = one_relation(scene, scene.relations[a], rng, style);
     }
     bool seen = std::any_of(captions.begin(), captions.end(), [&](const Caption& o) { return o.text == c.text; });
     if (!seen) captions.push_back(std::move(c));

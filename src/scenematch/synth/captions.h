@@ -27,11 +27,23 @@ struct Caption {
   std::string gt_json() const;  // one line of S_caps_gt.jsonl
 };
 
+// Caption forms beyond the default templates, each a probability (0: never,
+// and then no random draw is made, so captions stay as they were).
+struct CaptionStyle {
+  // A one-relation caption says its relation the other way round: the
+  // passive of an action ("a cat being chased by a dog"), the converse of a
+  // place ("a table under a cup", "a box containing a cat").
+  double paraphrase = 0;
+  // A two-relation caption is two sentences: "a man is holding a dog . the
+  // dog is chasing a cat".
+  double two_sentences = 0;
+  // A group's first mention is a count phrase: "a pair of dogs", "a group of
+  // three dogs" (recorded with its count, like "three dogs").
+  double count_phrases = 0;
+};
+
 // `count` distinct captions (fewer only if the scene cannot give that many).
-// With probability `paraphrase` a one-relation caption says its relation the
-// other way round: the passive of an action ("a cat being chased by a dog"),
-// the converse of a place ("a table under a cup", "a box containing a cat").
-std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5, double paraphrase = 0);
+std::vector<Caption> make_captions(const Scene& scene, Rng& rng, int count = 5, const CaptionStyle& style = {});
 
 struct ProbeText {
   std::string kind;  // relation-swap, attribute-swap, object-swap, count, relation-swap-reversed

@@ -107,7 +107,8 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
     rel.append(rel_buf.data(), rel_buf.size());
 
     Rng caption_rng(mix_seed(seed, kCaptions));
-    std::vector<Caption> captions = make_captions(scene, caption_rng, o.captions_per_image, o.paraphrase);
+    std::vector<Caption> captions = make_captions(scene, caption_rng, o.captions_per_image,
+                                                  CaptionStyle{o.paraphrase, o.two_sentences, o.count_phrases});
     if (static_cast<int>(captions.size()) != o.captions_per_image)
       fail("synth: ", split, " image ", i, " gave only ", captions.size(), " distinct captions");
     for (const Caption& c : captions) {
@@ -198,8 +199,13 @@ SynthSummary generate_dataset(const std::string& out_dir, const SynthOptions& op
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) fail("synth: cannot create ", out_dir, ": ", ec.message());
-  for (double p : {options.trace_dropout, options.paraphrase, options.distractors})
-    if (p < 0 || p > 1) fail("synth: --trace-dropout, --paraphrase and --distractors must be in [0, 1] (got ", p, ")");
+  for (double p :
+       {options.trace_dropout, options.paraphrase, options.distractors, options.two_sentences, options.count_phrases})
+    if (p < 0 || p > 1)
+      fail(
+          "synth: --trace-dropout, --paraphrase, --distractors, --two-sentences and --count-phrases must be in [0, 1] "
+          "(got ",
+          p, ")");
   if (options.role_weight < 0 || options.feature_noise < 0)
     fail("synth: --role-weight and --feature-noise must be >= 0");
   FeatureWeights weights;

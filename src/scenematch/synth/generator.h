@@ -22,8 +22,10 @@ struct SynthOptions {
   // the role it plays, the chance a relation leaves no role trace at all, and
   // the feature noise.
   double role_weight = 1.0, trace_dropout = 0.0, feature_noise = 0.6;
-  double paraphrase = 0.0;   // chance a one-relation caption says it the other way round (passive, converse)
-  double distractors = 0.0;  // chance a scene holds an unrelated twin of a related object (SceneOptions)
+  double paraphrase = 0.0;     // chance a one-relation caption says it the other way round (passive, converse)
+  double two_sentences = 0.0;  // chance a two-relation caption is two sentences (CaptionStyle)
+  double count_phrases = 0.0;  // chance a group's first mention is "a pair of" / "a group of N" (CaptionStyle)
+  double distractors = 0.0;    // chance a scene holds an unrelated twin of a related object (SceneOptions)
   int64_t train = 3000, dev = 500, test = 500;
   int regions = 36;  // R
   int captions_per_image = 5;
