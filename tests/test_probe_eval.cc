@@ -5,6 +5,7 @@
 
 #include "scenematch/core/progress.h"
 #include "scenematch/eval/ensemble.h"
+#include "scenematch/eval/model_data.h"
 #include "scenematch/eval/probe_eval.h"
 #include "scenematch/models/checkpoint.h"
 #include "scenematch/synth/generator.h"
@@ -296,4 +297,23 @@ TEST_F(Probes, ProbeCommandBlindColumn) {
   const Json j = Json::parse(r.out);
   for (const char* kind : {"attribute", "object", "order", "all"})
     EXPECT_TRUE(j[kind].contains("blind_accuracy")) << kind;
+}
+
+// Words a model never saw are named, commonest first, with their share of the
+// split's tokens; a split the vocabulary covers gets no notice.
+TEST(UnknownWords, NoticeNamesTheFileTheShareAndTheCommonestWords) {
+  const Vocab vocab = Vocab::build({{"a", "dog", "on", "grass"}}, 1);
+  auto graph = [](std::vector<std::string> tokens) {
+    CaptionGraph g;
+    g.tokens = std::move(tokens);
+    return g;
+  };
+  const std::vector<CaptionGraph> known = {graph({"a", "dog", "on", "grass"})};
+  EXPECT_EQ(unknown_word_notice(vocab, known, "dev_caps.txt"), "");
+  const std::vector<CaptionGraph> graphs = {graph({"a", "pair", "of", "dogs"}), graph({"a", "pair", "of", "cats"}),
+                                            graph({"a", "dog", "on", "grass"}), graph({"a", "pair", "."})};
+  const std::string notice = unknown_word_notice(vocab, graphs, "test_caps.txt", 2);
+  EXPECT_EQ(notice,
+            "test_caps.txt: 8 of 15 caption tokens (53.33%, 5 distinct words) are not in the model's vocabulary and "
+            "are read as <unk>; most often: 'pair' (3), 'of' (2)");
 }

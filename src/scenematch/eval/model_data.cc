@@ -1,11 +1,37 @@
 #include "scenematch/eval/model_data.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "scenematch/data/given_dependencies.h"
 #include "scenematch/text/parse_cache.h"
 
 namespace sm {
+
+std::string unknown_word_notice(const Vocab& vocab, const std::vector<CaptionGraph>& graphs, const std::string& file,
+                                size_t most) {
+  std::map<std::string, int64_t> unknown;
+  int64_t tokens = 0, missing = 0;
+  for (const CaptionGraph& g : graphs)
+    for (const std::string& t : g.tokens) {
+      ++tokens;
+      if (vocab.contains(t)) continue;
+      ++missing;
+      ++unknown[t];
+    }
+  if (missing == 0) return "";
+  std::vector<std::pair<std::string, int64_t>> commonest(unknown.begin(), unknown.end());
+  std::stable_sort(commonest.begin(), commonest.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  commonest.resize(std::min(commonest.size(), most));
+  std::string words;
+  for (const auto& [word, n] : commonest) words += cat(words.empty() ? "" : ", ", "'", word, "' (", n, ")");
+  char share[32];
+  std::snprintf(share, sizeof share, "%.2f%%", 100.0 * missing / tokens);
+  return cat(file, ": ", missing, " of ", tokens, " caption tokens (", share, ", ", unknown.size(),
+             " distinct words) are not in the model's vocabulary and are read as <unk>; most often: ", words);
+}
 
 std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std::string& split, const Vocab& vocab,
                                          const DataNeeds& needs, const EvalDataOptions& options) {
@@ -26,6 +52,8 @@ std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std:
       std::fprintf(stderr, "%s: %lld dependency pairs touch ROOT or lie past their caption's tokens; dropped\n",
                    data->split.file("caps.json").c_str(), static_cast<long long>(counts.dropped));
   }
+  const std::string notice = unknown_word_notice(data->vocab, data->graphs, data->split.file("caps.txt"));
+  if (!notice.empty()) std::fprintf(stderr, "%s\n", notice.c_str());
   data->batcher = std::make_unique<Batcher>(data->split, data->vocab, data->graphs, needs);
   return data;
 }

@@ -30,6 +30,14 @@ struct EvalDataOptions {
   int threads = 0;      // caption parser threads (0 = all cores)
 };
 
+// "FILE: N of M caption tokens (P%) are not in the model's vocabulary ...,
+// most often: w (n), ...", naming the `most` commonest; empty when every
+// token is known. A model trained on other captions (another dataset,
+// caption forms it never saw) reads those words as <unk>, which costs recall
+// without failing, so load_eval_data prints this to stderr.
+std::string unknown_word_notice(const Vocab& vocab, const std::vector<CaptionGraph>& graphs, const std::string& file,
+                                size_t most = 5);
+
 // Loads DIR/SPLIT_* with what `needs` asks for (boxes, scene graphs, parsed
 // captions from the parse cache) and builds a batcher on `vocab`.
 std::unique_ptr<EvalData> load_eval_data(const std::string& data_dir, const std::string& split, const Vocab& vocab,
