@@ -15,6 +15,7 @@
 #include "scenematch/data/caption_graph.h"
 #include "scenematch/data/vocab.h"
 #include "scenematch/eval/throughput.h"
+#include "scenematch/models/matcher.h"
 
 namespace sm::testing {
 
@@ -148,6 +149,14 @@ inline std::pair<ImageBatch, ImageBatch> role_swapped_images(int64_t regions, in
     return b;
   };
   return {image(subject, object), image(object, subject)};
+}
+
+// How far exchanging the two roles moves model m's image embedding "emb"
+// (m in eval mode): 0 for a model blind to which region holds which role.
+inline double role_swap_shift(Matcher& m, int64_t regions, int64_t features) {
+  m.eval();
+  const auto [image, swapped] = role_swapped_images(regions, features, 4);
+  return (m.encode_images(image).at("emb") - m.encode_images(swapped).at("emb")).norm().item<double>();
 }
 
 }  // namespace sm::testing
