@@ -673,8 +673,6 @@ TEST(SynthProbes, ReversedRelationSwapsSayTheSwapTheOtherWayRound) {
   EXPECT_LT(passive, reversed);
 }
 
-}  // namespace
-
 // With --two-sentences every two-relation caption is two sentences, one
 // relation each, and the second names again what the first named ("the dog");
 // with --count-phrases every group is first named by a count phrase that
@@ -757,3 +755,5 @@ TEST(SynthCaptions, ParserReadsTwoSentencesAndCountPhrases) {
   EXPECT_GE(recovered, 0.95 * triplets);
   EXPECT_GE(counted, 0.95 * groups);
 }
+
+}  // namespace
