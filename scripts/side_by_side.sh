@@ -21,6 +21,10 @@ SM=${SM:-build/scenematch}
 THREADS=${THREADS:-0}  # 0: the trainer's default
 DOC=${DOC:-}
 TABLE_ONLY=${TABLE_ONLY:-}  # non-empty: no training, only the table of the runs already finished
+# Further --set keys for the hard-negative runs only, e.g. the stronger, later negatives of docs/models.md:
+#   HARD_SETS="hard_negative_from_epoch=2 hard_negative_relation_swap=4 hard_negative_attribute_swap=4"
+# Give such runs their own OUT: finished runs are reused by path, whatever keys trained them.
+HARD_SETS=${HARD_SETS:-}
 
 [ -n "${SKIP_BUILD:-}$TABLE_ONLY" ] || { bash scripts/install-deps.sh && bash scripts/build.sh --target scenematch_cli; }
 for world in $WORLDS; do
@@ -31,11 +35,14 @@ for world in $WORLDS; do
       for seed in $SEEDS; do
         run="$OUT/$world/$m/$mode/s$seed"
         [ -f "$run/probe.json" ] && continue
-        on=false
-        [ "$mode" = hard ] && on=true
+        sets=(--set hard_negatives=false)
+        if [ "$mode" = hard ]; then
+          sets=(--set hard_negatives=true)
+          for key in $HARD_SETS; do sets+=(--set "$key"); done
+        fi
         start=$(date +%s)
         "$SM" train --model "$m" --data "worlds/$world" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" \
-          --seed "$seed" --threads "$THREADS" --set "hard_negatives=$on" --resume --quiet
+          --seed "$seed" --threads "$THREADS" "${sets[@]}" --resume --quiet
         echo $(($(date +%s) - start)) > "$run/train_seconds"
         # Written aside and renamed: a run whose probe failed is not taken for finished.
         "$SM" eval --checkpoint "$run/best.ckpt" --data "worlds/$world" --threads "$THREADS" --json --quiet \
