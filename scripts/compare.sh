@@ -16,6 +16,7 @@ WORLD=${WORLD:-worlds/small}
 OUT=${OUT:-runs/compare-e$EPOCHS}
 SM=${SM:-build/scenematch}
 THREADS=${THREADS:-0}  # 0: the trainer's default
+SETS=${SETS:-}  # further --set keys for every run, e.g. SETS="hard_negatives=false"
 
 bash scripts/install-deps.sh
 [ -n "${SKIP_BUILD:-}" ] || bash scripts/build.sh --target scenematch_cli
@@ -24,8 +25,11 @@ mkdir -p "$OUT"
 for m in $MODELS; do
   run="$OUT/$m"
   if [ ! -f "$run/probe.json" ]; then
+    sets=()
+    for key in $SETS; do sets+=(--set "$key"); done
     start=$(date +%s)
-    "$SM" train --model "$m" --data "$WORLD" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" --resume --quiet
+    "$SM" train --model "$m" --data "$WORLD" --out "$run" --preset "$PRESET" --epochs "$EPOCHS" --seed "$SEED" \
+      --threads "$THREADS" "${sets[@]}" --resume --quiet
     echo $(( $(date +%s) - start )) > "$run/train_seconds"
     "$SM" eval --checkpoint "$run/best.ckpt" --data "$WORLD" --threads "$THREADS" --json --quiet > "$run/eval.json"
     "$SM" probe --checkpoint "$run/best.ckpt" --data "$WORLD" --threads "$THREADS" --json --quiet > "$run/probe.json"

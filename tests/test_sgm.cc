@@ -237,7 +237,9 @@ TEST(Sgm, CaptionWithoutTripletIsScoredAtObjectLevel) {
       EXPECT_NEAR(s[i][1].item<double>(), ref.total, 1e-5);
       // Pairs with both levels score S^o + S^r either way.
       sgm::PairScore with = sgm::reference_score(img, i, cap, 0, missing);
-      if (with.relation_used) EXPECT_NEAR(s[i][0].item<double>(), with.object + with.relation, 1e-5);
+      if (with.relation_used) {
+        EXPECT_NEAR(s[i][0].item<double>(), with.object + with.relation, 1e-5);
+      }
     }
     // Changing every visual relation moves the captions with triplets and leaves caption 1 alone.
     ImageBatch changed = images;
