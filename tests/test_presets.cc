@@ -102,7 +102,9 @@ TEST(Presets, HardNegativesAreOnWhereTheyHelpedAndNeverInAPaperPreset) {
   // a gain at the same rSum (SGM, VSE∞).
   for (const std::string& model : matcher_names()) {
     SCOPED_TRACE(model);
-    EXPECT_FALSE(matcher_preset(model, "paper")["hard_negatives"].get<bool>());
+    for (const char* paper : {"paper", "paper-coco"}) {
+      EXPECT_FALSE(matcher_preset(model, paper)["hard_negatives"].get<bool>()) << paper;
+    }
     const bool helped = model == "sgm" || model == "vse_infty";
     EXPECT_EQ(matcher_preset(model, "cpu")["hard_negatives"].get<bool>(), helped);
   }
