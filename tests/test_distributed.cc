@@ -179,6 +179,23 @@ TEST_P(DistributedTest, TwoRanksTrainAsOneProcessWithTheGlobalBatch) {
   EXPECT_EQ(report1, report2);
 }
 
+// The hard-negative term (train/hard_negative_loss.h) splits over the ranks
+// as well: each scores its shard of the captions' negatives.
+TEST_P(DistributedTest, HardNegativesTrainAsOneProcessWithTheGlobalBatch) {
+  const std::string hard = cat(kWarmup, " --set hard_negatives=true");
+  ASSERT_EQ(train("hard-one", 2, 40, 1, hard).status, 0);
+  const CliResult two = train("hard-two", 2, 20, 2, hard);
+  ASSERT_EQ(two.status, 0) << two.err;
+  const auto log = read_log_jsonl(run_dir("hard-one") + "/log.jsonl");
+  ASSERT_TRUE(log[0]["terms"].contains("hard_negatives"));
+  EXPECT_GT(log[0]["terms"]["hard_negatives"].get<double>(), 0) << "no negative drawn, or none inside the margin";
+  expect_same_logs(run_dir("hard-one") + "/log.jsonl", run_dir("hard-two") + "/log.jsonl", 1e-5);
+  // The summation order of the extra term moves GSMN's GRU weights by up to
+  // 1.8e-5 (Adam scales near-zero gradients to steps of the learning rate's
+  // size); every rank adding the whole term instead moves them by 2e-3.
+  expect_same_parameters(run_dir("hard-one") + "/last.ckpt", run_dir("hard-two") + "/last.ckpt", 1e-4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, DistributedTest, ::testing::Values("vsepp", "gsmn"));
 
 // A rank that dies, or hangs (stopped), mid-run ends the job with a non-zero

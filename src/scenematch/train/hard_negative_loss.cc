@@ -67,44 +67,53 @@ std::vector<HardNegative> HardNegativeTerm::negatives(int64_t caption, std::mt19
 }
 
 void HardNegativeTerm::add(Matcher& model, const ImageBatch& images, const std::vector<int64_t>& caption_ids,
-                           uint64_t seed, LossOutput& out) const {
-  if (images.size() != static_cast<int64_t>(caption_ids.size()))
-    fail("hard negatives: ", images.size(), " images for ", caption_ids.size(), " captions");
+                           uint64_t seed, LossOutput& out, const ProcessGroupContext* group) const {
+  const int64_t n = static_cast<int64_t>(caption_ids.size());
+  if (images.size() != n) fail("hard negatives: ", images.size(), " images for ", n, " captions");
   std::mt19937_64 rng(seed);
   // Caption b's group: its own parse, then its negatives.
   std::vector<std::vector<HardNegative>> drawn(caption_ids.size());
   std::vector<const CaptionGraph*> graphs;
   std::vector<int64_t> ids, group_begin;
   std::vector<float> weights;
-  for (size_t b = 0; b < caption_ids.size(); ++b) {
+  for (int64_t b = 0; b < n; ++b) {
     drawn[b] = negatives(caption_ids[b], rng);
     group_begin.push_back(static_cast<int64_t>(graphs.size()));
     if (drawn[b].empty()) continue;
     graphs.push_back(&parsed_[caption_ids[b]]);
     ids.push_back(caption_ids[b]);
-    for (const auto& n : drawn[b]) {
-      graphs.push_back(&n.graph);
+    for (const auto& negative : drawn[b]) {
+      graphs.push_back(&negative.graph);
       ids.push_back(caption_ids[b]);
-      weights.push_back(static_cast<float>(weight_[static_cast<int>(n.kind)]));
     }
   }
+  // The same on every rank of a group, so all of them skip the collective.
   if (graphs.empty()) {
     out.terms["hard_negatives"] = 0;
     return;
   }
   const Encoding caps = model.encode_captions(train_.captions_from(graphs, ids));
   const Encoding imgs = model.encode_images(images);
+  const auto [first, last] = group ? group->shard(n) : std::pair<int64_t, int64_t>(0, n);
   std::vector<torch::Tensor> positive, negative;
-  for (size_t b = 0; b < caption_ids.size(); ++b) {
+  for (int64_t b = first; b < last; ++b) {
     if (drawn[b].empty()) continue;
     const int64_t k = static_cast<int64_t>(drawn[b].size());
     const int64_t begin = group_begin[b];
     torch::Tensor s = model.score(imgs.slice(b, b + 1), caps.slice(begin, begin + 1 + k)).reshape({-1});
     positive.push_back(s.slice(0, 0, 1).expand({k}));
     negative.push_back(s.slice(0, 1, 1 + k));
+    for (const auto& drawn_negative : drawn[b])
+      weights.push_back(static_cast<float>(weight_[static_cast<int>(drawn_negative.kind)]));
   }
-  torch::Tensor pos = torch::cat(positive), neg = torch::cat(negative);
-  torch::Tensor loss = weighted_hinge(pos, neg, torch::tensor(weights).to(pos.device(), pos.scalar_type()), margin_);
+  // A rank whose shard drew no negatives still takes part in the gather.
+  torch::Tensor loss =
+      torch::zeros({}, torch::TensorOptions().dtype(out.total.scalar_type()).device(out.total.device()));
+  if (!positive.empty()) {
+    torch::Tensor pos = torch::cat(positive), neg = torch::cat(negative);
+    loss = weighted_hinge(pos, neg, torch::tensor(weights).to(pos.device(), pos.scalar_type()), margin_);
+  }
+  if (group) loss = group->all_gather_rows(loss.reshape({1})).sum();
   out.total = out.total + loss;
   out.terms["hard_negatives"] = loss.item<double>();
 }

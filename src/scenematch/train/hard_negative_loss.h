@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "scenematch/core/config.h"
+#include "scenematch/core/process_group.h"
 #include "scenematch/data/batcher.h"
 #include "scenematch/models/matcher.h"
 #include "scenematch/text/hard_negatives.h"
@@ -45,9 +46,14 @@ class HardNegativeTerm {
   // w_kind(n) * max(0, margin + s(image b, n) - s(image b, caption b)) to
   // out.total, with the model in its current mode and autograd on; logs it as
   // the term "hard_negatives". `seed` fixes the draw (one per step, so
-  // resumed runs repeat it).
+  // resumed runs repeat it). With a group (every rank passes the same global
+  // batch), each rank draws and encodes the whole batch, as one process would
+  // (batch-wide encoders and their random draws stay the same), scores only
+  // its shard of the pairs b, and the shards' sums are all-gathered: every
+  // rank adds the whole term, its gradient reaching this rank's pairs only, so
+  // the gradients summed over ranks are one process's.
   void add(Matcher& model, const ImageBatch& images, const std::vector<int64_t>& caption_ids, uint64_t seed,
-           LossOutput& out) const;
+           LossOutput& out, const ProcessGroupContext* group = nullptr) const;
 
  private:
   const Batcher& train_;

@@ -81,10 +81,6 @@ Trainer::Trainer(ModelBundle bundle, const Batcher& train, const Batcher& dev, T
   global_batch_ = cfg_get<int64_t>(bundle_.config, "batch_size") * world;
   if (options_.group) {
     check_distributable(*bundle_.model);
-    if (hard_negatives_)
-      fail(
-          "train: hard_negatives=true is not supported with several processes yet; train in one process or set "
-          "--set hard_negatives=false");
     // Every rank starts from rank 0's weights, whatever seeded them.
     options_.group->broadcast(bundle_.model->parameters());
     gradient_reducer_ = std::make_unique<GradientReducer>(*options_.group, bundle_.model->parameters());
@@ -228,16 +224,17 @@ Json Trainer::train_epoch(int epoch) {
 
 LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids,
                               int epoch) {
-  if (!options_.group) {
-    const ImageBatch images = train_.images(image_ids);
-    LossOutput out = bundle_.model->loss(images, train_.captions(caption_ids));
-    if (hard_negatives_ && hard_negatives_->active(epoch))
-      hard_negatives_->add(*bundle_.model, images, caption_ids,
-                           epoch_seed(cfg_get<uint64_t>(bundle_.config, "seed", 0) + 1, static_cast<int>(global_step_)),
-                           out);
-    return out;
-  }
-  return distributed_ranking_loss(*bundle_.model, *options_.group, train_, image_ids, caption_ids);
+  const ProcessGroupContext* group = options_.group.get();
+  const bool hard = hard_negatives_ && hard_negatives_->active(epoch);
+  // Loaded once for both terms; a rank without hard negatives loads its own inside distributed_ranking_loss.
+  const ImageBatch images = group && !hard ? ImageBatch() : train_.images(image_ids);
+  LossOutput out = group ? distributed_ranking_loss(*bundle_.model, *group, train_, image_ids, caption_ids)
+                         : bundle_.model->loss(images, train_.captions(caption_ids));
+  if (hard)
+    hard_negatives_->add(*bundle_.model, images, caption_ids,
+                         epoch_seed(cfg_get<uint64_t>(bundle_.config, "seed", 0) + 1, static_cast<int>(global_step_)),
+                         out, group);
+  return out;
 }
 
 void Trainer::reduce_gradients() {
