@@ -72,10 +72,9 @@ void HardNegativeTerm::add(Matcher& model, const ImageBatch& images, const std::
   if (images.size() != n) fail("hard negatives: ", images.size(), " images for ", n, " captions");
   std::mt19937_64 rng(seed);
   // Caption b's group: its own parse, then its negatives.
-  std::vector<std::vector<HardNegative>> drawn(caption_ids.size());
+  std::vector<std::vector<HardNegative>> drawn(n);
   std::vector<const CaptionGraph*> graphs;
   std::vector<int64_t> ids, group_begin;
-  std::vector<float> weights;
   for (int64_t b = 0; b < n; ++b) {
     drawn[b] = negatives(caption_ids[b], rng);
     group_begin.push_back(static_cast<int64_t>(graphs.size()));
@@ -96,6 +95,7 @@ void HardNegativeTerm::add(Matcher& model, const ImageBatch& images, const std::
   const Encoding imgs = model.encode_images(images);
   const auto [first, last] = group ? group->shard(n) : std::pair<int64_t, int64_t>(0, n);
   std::vector<torch::Tensor> positive, negative;
+  std::vector<float> weights;  // one per scored negative, in the order of `negative`
   for (int64_t b = first; b < last; ++b) {
     if (drawn[b].empty()) continue;
     const int64_t k = static_cast<int64_t>(drawn[b].size());
