@@ -31,7 +31,8 @@ void check_distributable(const Matcher& model) {
 }
 
 LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& group, const Batcher& data,
-                                    const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids) {
+                                    const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids,
+                                    const ImageBatch* loaded_images) {
   const int64_t n = static_cast<int64_t>(image_ids.size());
   const auto shard = group.shard(n);
   torch::Tensor scores;
@@ -46,7 +47,7 @@ LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& g
     all_captions["emb"] = group.all_gather_rows(model.global_embedding(caption_shard, false));
     scores = model.score(all_images, all_captions);
   } else {
-    images = model.encode_images(data.images(image_ids));
+    images = model.encode_images(loaded_images ? *loaded_images : data.images(image_ids));
     captions = model.encode_captions(data.captions(caption_ids));
     torch::Tensor rows;
     if (shard.first < shard.second) {

@@ -27,7 +27,11 @@ void check_distributable(const Matcher& model);
 // A first-stage head's loss (models/first_stage_head.h) reads the whole
 // batch's encodings, which every rank of the second kind holds: each rank adds
 // it at 1/world, so the summed gradients are again one process's.
+// `loaded_images`, when given, is the batch's images already loaded by the
+// caller (data.images(image_ids)); the second kind reuses it instead of
+// loading them again.
 LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& group, const Batcher& data,
-                                    const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids);
+                                    const std::vector<int64_t>& image_ids, const std::vector<int64_t>& caption_ids,
+                                    const ImageBatch* loaded_images = nullptr);
 
 }  // namespace sm

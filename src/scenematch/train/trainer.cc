@@ -226,10 +226,12 @@ LossOutput Trainer::step_loss(const std::vector<int64_t>& image_ids, const std::
                               int epoch) {
   const ProcessGroupContext* group = options_.group.get();
   const bool hard = hard_negatives_ && hard_negatives_->active(epoch);
-  // Loaded once for both terms; a rank without hard negatives loads its own inside distributed_ranking_loss.
+  // Loaded once for both terms; a rank without hard negatives leaves it to
+  // distributed_ranking_loss, which may need only its shard's.
   const ImageBatch images = group && !hard ? ImageBatch() : train_.images(image_ids);
-  LossOutput out = group ? distributed_ranking_loss(*bundle_.model, *group, train_, image_ids, caption_ids)
-                         : bundle_.model->loss(images, train_.captions(caption_ids));
+  LossOutput out =
+      group ? distributed_ranking_loss(*bundle_.model, *group, train_, image_ids, caption_ids, hard ? &images : nullptr)
+            : bundle_.model->loss(images, train_.captions(caption_ids));
   if (hard)
     hard_negatives_->add(*bundle_.model, images, caption_ids,
                          epoch_seed(cfg_get<uint64_t>(bundle_.config, "seed", 0) + 1, static_cast<int>(global_step_)),
