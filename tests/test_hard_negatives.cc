@@ -267,6 +267,20 @@ TEST(HardNegativeLoss, TermEqualsTheHandComputedValue) {
   EXPECT_NEAR(out.total.item<double>(), 0.3, 1e-6);
   std::mt19937_64 rng(1);
   EXPECT_TRUE(without.negatives(1, rng).empty());
+
+  // hard_negative_margin replaces the model's margin in the term only; null keeps it.
+  config["hard_negative_margin"] = 0.05;
+  HardNegativeTerm small_margin(config, *data->batcher, {first.graph(), second.graph()});
+  out.total = torch::zeros({});
+  small_margin.add(*model, data->batcher->images({0, 1}), {0, 1}, 5, out);
+  EXPECT_NEAR(out.total.item<double>(), 1.0 * 0.05 + 0.5 * 0.05, 1e-6);
+  config["hard_negative_margin"] = nullptr;
+  HardNegativeTerm null_margin(config, *data->batcher, {first.graph(), second.graph()});
+  out.total = torch::zeros({});
+  null_margin.add(*model, data->batcher->images({0, 1}), {0, 1}, 5, out);
+  EXPECT_NEAR(out.total.item<double>(), 0.3, 1e-6);
+  config["hard_negative_margin"] = -0.1;
+  EXPECT_THROW(HardNegativeTerm(config, *data->batcher, {first.graph(), second.graph()}), Error);
   EXPECT_EQ(HardNegativeTerm::from_config({{"margin", 0.2}}, *data->batcher), nullptr);
 }
 
@@ -320,5 +334,66 @@ TEST(HardNegativeLoss, GradientsReachEveryModelsParameters) {
         const auto& g = params[k].value().grad();
         EXPECT_TRUE(g.defined() && g.abs().sum().item<double>() > 0) << params[k].key();
       }
+  }
+}
+
+// Every model's loss hands the hard-negative term the image encoding it
+// scored, so the images are encoded once a step: the encoding equals
+// encode_images', and the term and the gradients of loss + term equal those
+// with the images encoded again (eval mode, so no dropout draw differs).
+TEST(HardNegativeLoss, ReusesTheLossesImageEncodingForEveryModel) {
+  sm::testing::TempDir temp("sm_test_hardneg_reuse");
+  Progress::set_enabled(false);
+  set_threads(1);
+  synth::SynthOptions options = synth::preset_options("tiny");
+  options.seed = 5;
+  const std::string world = temp.path() + "/world";
+  synth::generate_dataset(world, options);
+  const Vocab vocab = dataset_vocab(world, 1);
+  const std::vector<int64_t> captions = {0, 6, 12, 17, 23, 31};
+
+  for (const auto& name : matcher_names()) {
+    SCOPED_TRACE(name);
+    Config cfg = matcher_preset(name, "cpu");
+    cfg["feature_dim"] = options.feat_dim;
+    cfg["hard_negatives"] = true;
+    torch::manual_seed(1);
+    MatcherPtr model = make_matcher(name, cfg, vocab);
+    model->eval();
+    auto data = load_eval_data(world, "train", vocab, model->needs());
+    auto term = HardNegativeTerm::from_config(cfg, *data->batcher);
+    std::vector<int64_t> images;
+    for (int64_t c : captions) images.push_back(data->split.image_of_caption(c));
+    const ImageBatch batch = data->batcher->images(images);
+    model->begin_step(0, 0);
+
+    auto loss_and_term = [&](bool reuse) {
+      model->zero_grad();
+      torch::manual_seed(7);  // HREM's loss samples its negatives
+      LossOutput out = model->loss(batch, data->batcher->captions(captions));
+      if (!reuse) out.images = Encoding();
+      term->add(*model, batch, captions, 3, out);
+      out.total.backward();
+      std::vector<torch::Tensor> grads;
+      for (const auto& p : model->parameters())
+        grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+      return std::make_pair(out, grads);
+    };
+    const auto [reused, reused_grads] = loss_and_term(true);
+    ASSERT_EQ(reused.images.size(), static_cast<int64_t>(captions.size()));
+    {
+      torch::NoGradGuard no_grad;
+      const Encoding fresh = model->encode_images(batch);
+      for (const auto& [key, part] : fresh.parts) EXPECT_TRUE(torch::allclose(reused.images.at(key), part)) << key;
+    }
+    const auto [encoded_again, encoded_again_grads] = loss_and_term(false);
+    EXPECT_NEAR(reused.terms.at("hard_negatives"), encoded_again.terms.at("hard_negatives"), 1e-5);
+    EXPECT_NEAR(reused.total.item<double>(), encoded_again.total.item<double>(), 1e-4);
+    for (size_t k = 0; k < reused_grads.size(); ++k) {
+      ASSERT_EQ(reused_grads[k].defined(), encoded_again_grads[k].defined());
+      if (reused_grads[k].defined()) {
+        EXPECT_TRUE(torch::allclose(reused_grads[k], encoded_again_grads[k], 1e-4, 1e-6)) << "parameter " << k;
+      }
+    }
   }
 }

@@ -172,10 +172,11 @@ class Algr : public EmbeddingMatcher {
     const Graph v = visual(images.to(device())), t = textual(captions.to(device()));
     const auto ev = readout(v), et = readout(t);
     LossOutput out;
+    out.images["emb"] = l2norm(ev);  // encode_images' encoding
 
     // Eq. 15 on the B x B cosine matrix, hardest negatives, summed (D30).
     // Another caption of the same image is no negative (D31).
-    auto rank = ranking_loss(l2norm(ev).matmul(l2norm(et).t()), images.ids);
+    auto rank = ranking_loss(out.images.at("emb").matmul(l2norm(et).t()), images.ids);
     out.terms["rank"] = rank.item<double>();
     const double lambda = algr::lambda_at(config_, epoch_);
     out.terms["lambda"] = lambda;

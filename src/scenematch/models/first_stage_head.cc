@@ -88,6 +88,7 @@ LossOutput ranking_loss_with_head(Matcher& model, const FirstStageHeadImpl& head
   out.total = model.ranking_loss(scores, images.ids);
   out.terms["triplet"] = out.total.item<double>();
   head.add_loss(model, image_encoding, caption_encoding, scores, images.ids, out);
+  out.images = image_encoding;
   return out;
 }
 

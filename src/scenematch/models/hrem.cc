@@ -283,6 +283,7 @@ class Hrem : public EmbeddingMatcher {
     Side img = image_side(images), cap = caption_side(captions);
     const auto& ids = images.ids;
     LossOutput out;
+    out.images["emb"] = img.emb;  // encode_images' encoding
     out.total = pair_loss(img.emb.matmul(cap.emb.t()), ids);
     out.terms["triplet"] = out.total.item<double>();
     if (!instance_on_) return out;

@@ -16,7 +16,8 @@ std::map<std::string, MatcherInfo>& registry() {
 
 LossOutput Matcher::loss(const ImageBatch& images, const CaptionBatch& captions) {
   LossOutput out;
-  out.total = ranking_loss(score(encode_images(images), encode_captions(captions)), images.ids);
+  out.images = encode_images(images);
+  out.total = ranking_loss(score(out.images, encode_captions(captions)), images.ids);
   out.terms["triplet"] = out.total.item<double>();
   return out;
 }
@@ -114,6 +115,9 @@ Config base_preset(const std::string& preset) {
   // The first epoch (1-based) that adds them; a later one first learns retrieval and then
   // fine-tunes with them, as NegCLIP fine-tunes a trained CLIP.
   cfg["hard_negative_from_epoch"] = 1;
+  // The term's hinge margin; null: the model's triplet "margin". A smaller one asks only
+  // that the caption beat its negative, not that it beat it by a retrieval-sized gap.
+  cfg["hard_negative_margin"] = nullptr;
   return cfg;
 }
 

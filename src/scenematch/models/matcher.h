@@ -20,6 +20,10 @@ namespace sm {
 struct LossOutput {
   torch::Tensor total;                  // scalar to backpropagate
   std::map<std::string, double> terms;  // each term's value, for logs
+  // The whole batch's image encoding the loss scored, graph attached, so later
+  // terms on the same batch (hard negatives) score against it instead of
+  // encoding the images again; empty where the loss did not encode them all.
+  Encoding images;
 };
 
 class Matcher : public torch::nn::Module {

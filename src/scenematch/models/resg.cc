@@ -350,6 +350,7 @@ class ReSG : public Matcher {
     torch::Tensor hnt =
         hardest_negative_loss(s.words, s.regions, positive, cfg_get<double>(config_, "margin"), hardest_negatives());
     LossOutput out;
+    out.images = image_encoding;
     out.total = hnt;
     out.terms["triplet"] = hnt.item<double>();
     // Switched-off terms are still measured (without gradient), as the

@@ -61,6 +61,7 @@ LossOutput distributed_ranking_loss(Matcher& model, const ProcessGroupContext& g
     scores = group.all_gather_rows(rows);
   }
   LossOutput out;
+  out.images = images;  // empty on the embedding path, which encodes only its shard
   out.total = model.ranking_loss(scores, image_ids);
   out.terms["triplet"] = out.total.item<double>();
   // Every rank holds the whole batch's encodings, so each computes the head's

@@ -21,6 +21,16 @@ std::vector<SceneGraph> scene_graphs_of(const Split& split) {
   return std::filesystem::exists(path) ? read_scene_graphs(path) : std::vector<SceneGraph>{};
 }
 
+// "hard_negative_margin" when set; null or absent (configs from before the
+// key) leave the model's own triplet margin.
+double hard_negative_margin(const Config& config) {
+  const auto it = config.find("hard_negative_margin");
+  const double margin = it == config.end() || it->is_null() ? cfg_get<double>(config, "margin", 0.2)
+                                                            : cfg_get<double>(config, "hard_negative_margin");
+  if (!(margin >= 0)) fail("hard_negative_margin must be 0 or more (got ", margin, ")");
+  return margin;
+}
+
 }  // namespace
 
 std::string hard_negative_weight_key(NegativeKind kind) { return cat("hard_negative_", negative_kind_name(kind)); }
@@ -35,7 +45,7 @@ std::unique_ptr<HardNegativeTerm> HardNegativeTerm::from_config(const Config& co
 HardNegativeTerm::HardNegativeTerm(const Config& config, const Batcher& train, std::vector<CaptionGraph> parsed)
     : train_(train),
       parsed_(std::move(parsed)),
-      margin_(cfg_get<double>(config, "margin", 0.2)),
+      margin_(hard_negative_margin(config)),
       from_epoch_(cfg_get<int>(config, "hard_negative_from_epoch", 1)) {
   if (from_epoch_ < 1) fail("hard_negative_from_epoch must be 1 or more (got ", from_epoch_, ")");
   const Split& split = train.split();
@@ -92,7 +102,9 @@ void HardNegativeTerm::add(Matcher& model, const ImageBatch& images, const std::
     return;
   }
   const Encoding caps = model.encode_captions(train_.captions_from(graphs, ids));
-  const Encoding imgs = model.encode_images(images);
+  // The loss's own encoding of these images when it has one: the same values
+  // (and dropout draws), and the image encoder runs once a step.
+  const Encoding imgs = out.images.size() == n ? out.images : model.encode_images(images);
   const auto [first, last] = group ? group->shard(n) : std::pair<int64_t, int64_t>(0, n);
   std::vector<torch::Tensor> positive, negative;
   std::vector<float> weights;  // one per scored negative, in the order of `negative`

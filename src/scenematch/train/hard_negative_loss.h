@@ -4,8 +4,8 @@
 // caption's own score joins the model's loss. Each image meets only its own
 // negatives, so a cross-attention model pays for B * (1 + k) pairs, not for
 // B x B * k. Config keys: hard_negatives (bool) and hard_negative_<kind> (the
-// weight of each kind, 0 = off) and hard_negative_from_epoch; the margin is
-// the model's "margin".
+// weight of each kind, 0 = off), hard_negative_from_epoch and
+// hard_negative_margin (null: the model's "margin").
 #pragma once
 #include <array>
 #include <cstdint>
