@@ -284,51 +284,74 @@ TEST(HardNegativeLoss, TermEqualsTheHandComputedValue) {
   EXPECT_EQ(HardNegativeTerm::from_config({{"margin", 0.2}}, *data->batcher), nullptr);
 }
 
-// With the option on, the term alone reaches every parameter the model's own
-// loss reaches, for every registered model (tiny synthetic world), first-stage
-// heads aside.
-TEST(HardNegativeLoss, GradientsReachEveryModelsParameters) {
-  sm::testing::TempDir temp("sm_test_hardneg");
-  Progress::set_enabled(false);
-  set_threads(1);
-  synth::SynthOptions options = synth::preset_options("tiny");
-  options.seed = 5;
-  const std::string world = temp.path() + "/world";
-  synth::generate_dataset(world, options);
-  const Vocab vocab = dataset_vocab(world, 1);
-  const std::vector<int64_t> captions = {0, 6, 12, 17, 23, 31};
+// Every registered model on one tiny synthetic world, with the option on.
+class EveryModelWithHardNegatives : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Progress::set_enabled(false);
+    set_threads(1);
+    temp_ = new sm::testing::TempDir("sm_test_hardneg_models");
+    options_.seed = 5;
+    synth::generate_dataset(world(), options_);
+    vocab_ = new Vocab(dataset_vocab(world(), 1));
+  }
+  static void TearDownTestSuite() {
+    delete vocab_;
+    delete temp_;
+  }
+  static std::string world() { return temp_->path() + "/world"; }
 
+  // One model (seed 1), its training split, its term and the batch of `captions_`.
+  struct Case {
+    MatcherPtr model;
+    std::unique_ptr<EvalData> data;
+    std::unique_ptr<HardNegativeTerm> term;
+    ImageBatch batch;
+  };
+  static Case make(const std::string& name, bool first_stage_head) {
+    Config cfg = matcher_preset(name, "cpu");
+    cfg["feature_dim"] = options_.feat_dim;
+    cfg["hard_negatives"] = true;
+    if (cfg.contains("first_stage_head")) cfg["first_stage_head"] = first_stage_head;
+    torch::manual_seed(1);
+    Case c;
+    c.model = make_matcher(name, cfg, *vocab_);
+    c.data = load_eval_data(world(), "train", *vocab_, c.model->needs());
+    c.term = HardNegativeTerm::from_config(cfg, *c.data->batcher);
+    std::vector<int64_t> images;
+    for (int64_t caption : captions_) images.push_back(c.data->split.image_of_caption(caption));
+    c.batch = c.data->batcher->images(images);
+    c.model->begin_step(0, 0);
+    return c;
+  }
+
+  static inline sm::testing::TempDir* temp_ = nullptr;
+  static inline synth::SynthOptions options_ = synth::preset_options("tiny");
+  static inline Vocab* vocab_ = nullptr;
+  static inline const std::vector<int64_t> captions_ = {0, 6, 12, 17, 23, 31};
+};
+
+// The term alone reaches every parameter the model's own loss reaches, for
+// every registered model, first-stage heads aside (they train on their own
+// loss only).
+TEST_F(EveryModelWithHardNegatives, GradientsReachEveryModelsParameters) {
   for (const auto& name : matcher_names()) {
     SCOPED_TRACE(name);
-    Config cfg = matcher_preset(name, "cpu");
-    cfg["feature_dim"] = options.feat_dim;
-    cfg["hard_negatives"] = true;
-    // The first-stage head trains on its own loss only; the term reaches the rest.
-    if (cfg.contains("first_stage_head")) cfg["first_stage_head"] = false;
-    torch::manual_seed(1);
-    MatcherPtr model = make_matcher(name, cfg, vocab);
-    model->train();
-    DataNeeds needs = model->needs();
-    auto data = load_eval_data(world, "train", vocab, needs);
-    auto term = HardNegativeTerm::from_config(cfg, *data->batcher);
-    ASSERT_TRUE(term);
-    std::vector<int64_t> images;
-    for (int64_t c : captions) images.push_back(data->split.image_of_caption(c));
-    const ImageBatch batch = data->batcher->images(images);
-
-    model->begin_step(0, 0);
-    model->loss(batch, data->batcher->captions(captions)).total.backward();
+    Case c = make(name, /*first_stage_head=*/false);
+    ASSERT_TRUE(c.term);
+    c.model->train();
+    c.model->loss(c.batch, c.data->batcher->captions(captions_)).total.backward();
     std::vector<bool> reached;
-    for (const auto& p : model->parameters())
+    for (const auto& p : c.model->parameters())
       reached.push_back(p.grad().defined() && p.grad().abs().sum().item<double>() > 0);
-    model->zero_grad();
+    c.model->zero_grad();
 
     LossOutput out;
     out.total = torch::zeros({});
-    term->add(*model, batch, captions, 3, out);
+    c.term->add(*c.model, c.batch, captions_, 3, out);
     ASSERT_GT(out.terms.at("hard_negatives"), 0);
     out.total.backward();
-    const auto params = model->named_parameters();
+    const auto params = c.model->named_parameters();
     for (size_t k = 0; k < params.size(); ++k)
       if (reached[k]) {
         const auto& g = params[k].value().grad();
@@ -341,49 +364,28 @@ TEST(HardNegativeLoss, GradientsReachEveryModelsParameters) {
 // scored, so the images are encoded once a step: the encoding equals
 // encode_images', and the term and the gradients of loss + term equal those
 // with the images encoded again (eval mode, so no dropout draw differs).
-TEST(HardNegativeLoss, ReusesTheLossesImageEncodingForEveryModel) {
-  sm::testing::TempDir temp("sm_test_hardneg_reuse");
-  Progress::set_enabled(false);
-  set_threads(1);
-  synth::SynthOptions options = synth::preset_options("tiny");
-  options.seed = 5;
-  const std::string world = temp.path() + "/world";
-  synth::generate_dataset(world, options);
-  const Vocab vocab = dataset_vocab(world, 1);
-  const std::vector<int64_t> captions = {0, 6, 12, 17, 23, 31};
-
+TEST_F(EveryModelWithHardNegatives, ReusesTheLossesImageEncoding) {
   for (const auto& name : matcher_names()) {
     SCOPED_TRACE(name);
-    Config cfg = matcher_preset(name, "cpu");
-    cfg["feature_dim"] = options.feat_dim;
-    cfg["hard_negatives"] = true;
-    torch::manual_seed(1);
-    MatcherPtr model = make_matcher(name, cfg, vocab);
-    model->eval();
-    auto data = load_eval_data(world, "train", vocab, model->needs());
-    auto term = HardNegativeTerm::from_config(cfg, *data->batcher);
-    std::vector<int64_t> images;
-    for (int64_t c : captions) images.push_back(data->split.image_of_caption(c));
-    const ImageBatch batch = data->batcher->images(images);
-    model->begin_step(0, 0);
-
+    Case c = make(name, /*first_stage_head=*/true);
+    c.model->eval();
     auto loss_and_term = [&](bool reuse) {
-      model->zero_grad();
+      c.model->zero_grad();
       torch::manual_seed(7);  // HREM's loss samples its negatives
-      LossOutput out = model->loss(batch, data->batcher->captions(captions));
+      LossOutput out = c.model->loss(c.batch, c.data->batcher->captions(captions_));
       if (!reuse) out.images = Encoding();
-      term->add(*model, batch, captions, 3, out);
+      c.term->add(*c.model, c.batch, captions_, 3, out);
       out.total.backward();
       std::vector<torch::Tensor> grads;
-      for (const auto& p : model->parameters())
+      for (const auto& p : c.model->parameters())
         grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
       return std::make_pair(out, grads);
     };
     const auto [reused, reused_grads] = loss_and_term(true);
-    ASSERT_EQ(reused.images.size(), static_cast<int64_t>(captions.size()));
+    ASSERT_EQ(reused.images.size(), static_cast<int64_t>(captions_.size()));
     {
       torch::NoGradGuard no_grad;
-      const Encoding fresh = model->encode_images(batch);
+      const Encoding fresh = c.model->encode_images(c.batch);
       for (const auto& [key, part] : fresh.parts) EXPECT_TRUE(torch::allclose(reused.images.at(key), part)) << key;
     }
     const auto [encoded_again, encoded_again_grads] = loss_and_term(false);
