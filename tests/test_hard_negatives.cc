@@ -388,6 +388,23 @@ TEST_F(EveryModelWithHardNegatives, ReusesTheLossesImageEncoding) {
       const Encoding fresh = c.model->encode_images(c.batch);
       for (const auto& [key, part] : fresh.parts) EXPECT_TRUE(torch::allclose(reused.images.at(key), part)) << key;
     }
+    // The term scores against the encoding it is handed: its gradient reaches
+    // those tensors (with the images encoded again it would not).
+    {
+      LossOutput handed;
+      handed.total = torch::zeros({});
+      std::vector<torch::Tensor> leaves;
+      for (const auto& [key, part] : reused.images.parts) {
+        handed.images[key] = part.detach().clone();
+        if (part.is_floating_point()) leaves.push_back(handed.images[key].requires_grad_());
+      }
+      c.term->add(*c.model, c.batch, captions_, 3, handed);
+      ASSERT_GT(handed.terms.at("hard_negatives"), 0);
+      handed.total.backward();
+      bool reached = false;
+      for (const auto& leaf : leaves) reached |= leaf.grad().defined() && leaf.grad().abs().sum().item<double>() > 0;
+      EXPECT_TRUE(reached);
+    }
     const auto [encoded_again, encoded_again_grads] = loss_and_term(false);
     EXPECT_NEAR(reused.terms.at("hard_negatives"), encoded_again.terms.at("hard_negatives"), 1e-5);
     EXPECT_NEAR(reused.total.item<double>(), encoded_again.total.item<double>(), 1e-4);
