@@ -37,8 +37,8 @@ for world in $WORLDS; do
         [ -f "$run/probe.json" ] && continue
         sets=(--set hard_negatives=false)
         if [ "$mode" = hard ]; then
-          # The grid's setting, pinned so that a cpu preset's own (VSE∞'s and HREM's late fine-tune) does not
-          # change its rows: weight 1 for every kind from epoch 1, the model's triplet margin.
+          # The grid's setting, pinned so that a change to a cpu preset's hard-negative keys does not change
+          # its rows: weight 1 for every kind from epoch 1, the model's triplet margin.
           sets=(--set hard_negatives=true --set hard_negative_from_epoch=1 --set hard_negative_relation_swap=1
             --set hard_negative_attribute_swap=1 --set hard_negative_absent_object=1 --set hard_negative_margin=null)
           for key in $HARD_SETS; do sets+=(--set "$key"); done

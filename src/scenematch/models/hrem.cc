@@ -415,10 +415,6 @@ Config hrem_preset(const std::string& preset) {
     cfg["heads"] = 4;
     cfg["ff_dim"] = 256;
     cfg["warmup_steps"] = 240;
-    // Not in the paper. Over 3 seeds of these 12 epochs they lift the small world's relation swaps
-    // (63.3 -> 88.4%) and attribute swaps (60.8 -> 84.5%) at rSum -0.5%, for 1.6x the training time
-    // (docs/models.md).
-    use_late_hard_negatives(cfg);
     return cfg;
   }
   // Not in the paper, released: AdamW's lr 5e-4 divided by 10 at epochs 15 and 25 of 30, 16 heads, FFN = d.

@@ -121,14 +121,4 @@ Config base_preset(const std::string& preset) {
   return cfg;
 }
 
-void use_late_hard_negatives(Config& cfg) {
-  cfg["hard_negatives"] = true;
-  // Retrieval is learnt first; NegCLIP likewise fine-tunes a trained model.
-  cfg["hard_negative_from_epoch"] = 3;
-  cfg["hard_negative_relation_swap"] = 2.0;
-  cfg["hard_negative_attribute_swap"] = 4.0;  // fewer captions yield one (a third of the small world's)
-  cfg["hard_negative_absent_object"] = 0.0;   // object swaps are at 94-98% without them
-  cfg["hard_negative_margin"] = 0.1;          // beat the negative, not by a retrieval-sized gap
-}
-
 }  // namespace sm

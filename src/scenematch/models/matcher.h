@@ -126,9 +126,4 @@ MatcherPtr make_matcher(const std::string& name, const Config& config, const Voc
 // start from these and override.
 Config base_preset(const std::string& preset);
 
-// Turns on the late, narrow hard-negative fine-tune of docs/models.md: plain
-// epochs first, then relation swaps (weight 2) and attribute swaps (weight 4)
-// from epoch 3, no absent-object negatives, a term margin of 0.1.
-void use_late_hard_negatives(Config& cfg);
-
 }  // namespace sm
