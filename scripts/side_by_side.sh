@@ -63,10 +63,14 @@ import json, os, statistics, sys
 out, doc, epochs = sys.argv[1], sys.argv[2], sys.argv[3]
 worlds, models, modes, seeds = (a.split() for a in sys.argv[4:8])
 # The reversed swaps (passive and converse phrasings) exist only in worlds with paraphrased
-# captions, the untraced ones (relations that left no role trace) only in worlds with trace dropout.
+# captions; the traced, untraced and scene-graph-only ones (what shows the relation's direction:
+# docs/synthetic_world.md) only in worlds with trace dropout.
 kinds = [("relation-swap (type-valid)", "rel. swap (type-valid)"),
          ("relation-swap-reversed (type-valid)", "reversed rel. swap (type-valid)"),
-         ("relation-swap-untraced (type-valid)", "untraced rel. swap (type-valid)"), ("attribute-swap", "attr. swap"),
+         ("relation-swap-traced (type-valid)", "traced rel. swap (type-valid)"),
+         ("relation-swap-untraced (type-valid)", "untraced rel. swap (type-valid)"),
+         ("relation-swap-scene-graph-only (type-valid)", "scene-graph-only rel. swap (type-valid)"),
+         ("attribute-swap", "attr. swap"),
          ("object-swap", "object swap"), ("count", "count")]
 
 def cell(values, digits=1):

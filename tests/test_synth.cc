@@ -18,6 +18,7 @@
 #include "scenematch/synth/captions.h"
 #include "scenematch/synth/features.h"
 #include "scenematch/synth/generator.h"
+#include "scenematch/synth/world.h"
 #include "scenematch/text/caption_parser.h"
 #include "support/temp_dir.h"
 
@@ -98,6 +99,9 @@ TEST(SynthLexicon, IsLargeEnoughAndEveryPredicateIsUsable) {
 TEST(SynthScene, GeometryHoldsForEveryPredicateAndInstance) {
   const World& w = world();
   std::map<std::string, int> seen;
+  // Per geometry: instances, and those whose boxes also hold it with subject
+  // and object exchanged (all of them exactly for the symmetric layouts).
+  std::map<Geometry, std::pair<int, int>> exchanged;
   for (int i = 0; i < 3000; ++i) {
     Rng rng(mix_seed(11, i));
     Scene scene = sample_scene(rng, {});
@@ -121,6 +125,8 @@ TEST(SynthScene, GeometryHoldsForEveryPredicateAndInstance) {
         const Box& s = subject_placed ? b : anchor;
         const Box& o = subject_placed ? anchor : b;
         EXPECT_TRUE(geometry_holds(p.geometry, s, o)) << "scene " << i << ": " << p.name;
+        ++exchanged[p.geometry].first;
+        exchanged[p.geometry].second += geometry_holds(p.geometry, o, s);
       }
     }
     for (const Region& region : scene.regions) {
@@ -139,6 +145,8 @@ TEST(SynthScene, GeometryHoldsForEveryPredicateAndInstance) {
       }
   }
   for (const Predicate& p : w.predicates) EXPECT_GT(seen[p.name], 0) << p.name << " never generated";
+  for (const auto& [g, counts] : exchanged)
+    EXPECT_EQ(counts.second, symmetric_layout(g) ? counts.first : 0) << geometry_name(g) << " of " << counts.first;
 }
 
 // A distractor is an unrelated twin of a related single object: same
@@ -267,29 +275,67 @@ TEST(SynthFeatures, UntracedRelationsLeaveNoRoleInTheirRegions) {
   EXPECT_NE(dropped, traced);
 }
 
-// With trace dropout, each relation swap whose relation left no trace is
-// written again under relation-swap-untraced, same image, texts and subset.
-TEST(SynthProbes, UntracedRelationSwapsAreRepeatedUnderTheirOwnKind) {
+// The predicate a relation-swap probe's positive says: its longest surface
+// form found there as whole words ("sitting on", not "on").
+static const Predicate& predicate_of(const std::string& positive) {
+  const Predicate* found = nullptr;
+  size_t longest = 0;
+  const std::string words = " " + positive + " ";
+  for (const Predicate& p : world().predicates)
+    for (const std::string& surface : p.surfaces)
+      if (surface.size() > longest && words.find(" " + surface + " ") != std::string::npos)
+        found = &p, longest = surface.size();
+  if (!found) throw std::runtime_error("no predicate in \"" + positive + "\"");
+  return *found;
+}
+
+// With trace dropout, each relation swap is written again, same image, texts
+// and subset, under relation-swap-traced or relation-swap-untraced, and an
+// untraced one also under relation-swap-scene-graph-only exactly when its
+// predicate's boxes stand side by side.
+TEST(SynthProbes, RelationSwapsAreRepeatedUnderWhatShowsTheirDirection) {
   const sm::testing::TempDir temp("sm_synth_untraced");
   SynthOptions o = preset_options("tiny");
   o.trace_dropout = 0.5;
   generate_dataset(temp.file("world"), o);
-  std::map<std::string, json> swaps;  // by image
-  int untraced = 0;
+  std::map<std::string, json> swaps;                    // by image
+  std::map<std::string, std::set<std::string>> copies;  // kinds by image
   for (const std::string& line : lines_of(temp.file("world/test_probes.jsonl"))) {
     json p = json::parse(line);
-    const std::string image = std::to_string(p.at("image").get<int>());
-    if (p.at("kind") == "relation-swap") swaps[image] = p;
-    if (p.at("kind") != "relation-swap-untraced") continue;
-    ++untraced;
+    const std::string image = std::to_string(p.at("image").get<int>()), kind = p.at("kind");
+    if (kind == "relation-swap") swaps[image] = p;
+    if (kind.rfind("relation-swap-", 0) != 0 || kind == "relation-swap-reversed") continue;  // not a copy
     ASSERT_TRUE(swaps.count(image)) << line;  // written right after its swap
     json same = swaps[image];
-    same["kind"] = "relation-swap-untraced";
+    same["kind"] = kind;
     EXPECT_EQ(p, same);
+    copies[image].insert(kind);
   }
-  // About half of the swapped relations lost their trace.
+  int untraced = 0, scene_graph_only = 0;
+  for (const auto& [image, swap] : swaps) {
+    const std::set<std::string>& kinds = copies[image];
+    const bool is_untraced = kinds.count("relation-swap-untraced") > 0;
+    EXPECT_NE(is_untraced, kinds.count("relation-swap-traced") > 0) << image;
+    const bool side_by_side = symmetric_layout(predicate_of(swap.at("positive")).geometry);
+    EXPECT_EQ(kinds.count("relation-swap-scene-graph-only") > 0, is_untraced && side_by_side) << swap.at("positive");
+    untraced += is_untraced;
+    scene_graph_only += kinds.count("relation-swap-scene-graph-only") > 0;
+  }
+  // About half of the swapped relations lost their trace, and some of those
+  // stand side by side.
   EXPECT_GT(untraced, static_cast<int>(swaps.size()) / 4);
   EXPECT_LT(untraced, 3 * static_cast<int>(swaps.size()) / 4);
+  EXPECT_GT(scene_graph_only, 0);
+}
+
+// Without trace dropout no relation swap is repeated.
+TEST(SynthProbes, NoCopiesWithoutTraceDropout) {
+  const sm::testing::TempDir temp("sm_synth_traced");
+  generate_dataset(temp.file("world"), preset_options("tiny"));
+  for (const std::string& line : lines_of(temp.file("world/test_probes.jsonl"))) {
+    const std::string kind = json::parse(line).at("kind");
+    EXPECT_TRUE(kind.rfind("relation-swap-", 0) != 0 || kind == "relation-swap-reversed") << line;
+  }
 }
 
 TEST_F(SynthWorld, CliSetsTheSplitSizes) {

@@ -80,6 +80,7 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
   const bool with_probes = split != "train";
   std::vector<float> region_buf(R * F), rel_buf(kMaxRelations * F), box_buf(R * 4);
 
+  const World& w = world();
   Progress progress("synth " + split, n, "img");
   for (int64_t i = 0; i < n; ++i) {
     uint64_t seed = image_seed(o, split, i);
@@ -126,12 +127,21 @@ SplitSummary write_split(const std::string& dir, const std::string& split, int64
         if (p.kind.rfind("relation-swap", 0) == 0) j["subset"] = p.plausible_swap ? "type-valid" : "text-implausible";
         probes << j.dump() << '\n';
         ++summary.probes[p.kind];
-        // The swaps whose relation left no role trace, again under their own
-        // kind: how much a model leans on the trace rather than the layout.
-        if (p.kind == "relation-swap" && untraced[p.relation]) {
-          j["kind"] = "relation-swap-untraced";
-          probes << j.dump() << '\n';
-          ++summary.probes["relation-swap-untraced"];
+        // With trace dropout, each relation swap again under the kinds that say
+        // what shows its direction: a role trace in the regions (traced), only
+        // the layout and the scene graph (untraced), or, where the boxes stand
+        // side by side and so read the same both ways, the scene graph alone
+        // (its directed triple and union-box feature).
+        if (p.kind == "relation-swap" && o.trace_dropout > 0) {
+          const bool traced = !untraced[p.relation];
+          std::vector<std::string> copies{traced ? "relation-swap-traced" : "relation-swap-untraced"};
+          if (!traced && symmetric_layout(w.predicates[scene.relations[p.relation].predicate].geometry))
+            copies.push_back("relation-swap-scene-graph-only");
+          for (const std::string& kind : copies) {
+            j["kind"] = kind;
+            probes << j.dump() << '\n';
+            ++summary.probes[kind];
+          }
         }
         summary.plausible_swaps += p.kind == "relation-swap" && p.plausible_swap ? 1 : 0;
       }

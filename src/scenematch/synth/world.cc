@@ -436,6 +436,8 @@ const char* geometry_name(Geometry g) {
   return "?";
 }
 
+bool symmetric_layout(Geometry g) { return g == Geometry::SideApart || g == Geometry::SideTouch; }
+
 bool Predicate::is_action() const {
   std::string first = name.substr(0, name.find(' '));
   return first.size() > 3 && first.compare(first.size() - 3, 3, "ing") == 0;

@@ -66,6 +66,9 @@ enum class Geometry {
   Kick,       // o smaller, at s's feet
 };
 const char* geometry_name(Geometry g);
+// Side by side (either side at random): the boxes read the same with subject
+// and object exchanged, so they do not show the relation's direction.
+bool symmetric_layout(Geometry g);
 
 struct Predicate {
   std::string name;                   // canonical (vsg predicate)
